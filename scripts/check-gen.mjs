@@ -16,13 +16,23 @@ try {
     stdio: "inherit",
     env: { ...process.env, PATH: `${join(root, "node_modules/.bin")}:${process.env.PATH}` },
   });
+  // The descriptor set with comments (source info) that reflection serves; see package.json "generate".
+  execFileSync(
+    join(root, "node_modules/.bin/buf"),
+    ["build", "proto", "--as-file-descriptor-set", "-o", join(scratch, "gen/isotope/session/v1/session.binpb")],
+    { cwd: root, stdio: "inherit" },
+  );
   const list = (dir) =>
     readdirSync(dir).flatMap((name) => {
       const path = join(dir, name);
       return statSync(path).isDirectory() ? list(path) : [path];
     });
-  const expected = new Map(list(join(scratch, "gen")).map((p) => [relative(join(scratch, "gen"), p), readFileSync(p, "utf8")]));
-  const actual = new Map(list(join(root, "gen")).map((p) => [relative(join(root, "gen"), p), readFileSync(p, "utf8")]));
+  const expected = new Map(
+    list(join(scratch, "gen")).map((p) => [relative(join(scratch, "gen"), p), readFileSync(p).toString("base64")]),
+  );
+  const actual = new Map(
+    list(join(root, "gen")).map((p) => [relative(join(root, "gen"), p), readFileSync(p).toString("base64")]),
+  );
   const problems = [];
   for (const [path, text] of expected) {
     if (!actual.has(path)) problems.push(`missing: gen/${path}`);

@@ -1,0 +1,51 @@
+/**
+ * The Db seam: the only interface the repository sees, and the only place a driver hides behind.
+ * Two implementations serve it — `postgres.ts` (a `pg` Pool) and `embedded.ts` (PGlite in a data
+ * directory) — with one set of SQL. Driver differences (PGlite returns int8 as number, pg as
+ * string; jsonb parsed or not) are erased in SQL with casts: callers select `::text` / `::int8::text`.
+ */
+
+/** A row as the driver returns it, keyed by column name. */
+export type Row = Record<string, unknown>;
+
+export interface QueryResult<R extends Row = Row> {
+  rows: R[];
+  /** Rows inserted, updated, deleted or returned. */
+  rowCount: number;
+}
+
+/** Something SQL can be run on: the database itself, or one transaction's connection. */
+export interface Queryable {
+  /**
+   * Runs one statement with `$n` parameters. When `signal` aborts, the statement is cancelled on
+   * the server (where the driver can) and the promise rejects with `DatabaseAbortError`.
+   * Never logs parameters.
+   */
+  query<R extends Row = Row>(sql: string, params?: readonly unknown[], signal?: AbortSignal): Promise<QueryResult<R>>;
+}
+
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
+export interface Db extends Queryable {
+  /** "postgres" for a PostgreSQL server, "embedded" for PGlite. */
+  readonly backend: "postgres" | "embedded";
+  /** Where the data lives: the database name (postgres) or the data directory (embedded). */
+  readonly location: string;
+  /** Runs `fn` in one transaction on one connection: COMMIT when it resolves, ROLLBACK when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, signal?: AbortSignal): Promise<T>;
+  poolStats(): PoolStats;
+  /** Waits for running statements, then closes every connection. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** The statement was cancelled because the caller's signal aborted. */
+export class DatabaseAbortError extends Error {
+  override readonly name = "DatabaseAbortError";
+  constructor(readonly reason: unknown) {
+    super("statement cancelled: the caller's signal aborted");
+  }
+}

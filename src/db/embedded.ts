@@ -1,0 +1,72 @@
+/**
+ * The Db seam on PGlite: PostgreSQL compiled to WebAssembly, persisted in a data directory, so the
+ * service runs on a fresh machine with nothing installed. PGlite has one connection: statements
+ * and transactions queue behind each other (a statement issued while a transaction runs waits for
+ * it instead of joining it). A running statement cannot be cancelled; an aborted caller's
+ * statement is skipped if it has not started.
+ */
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
+import { PGlite, type Transaction } from "@electric-sql/pglite";
+import type { Logger } from "pino";
+import { DatabaseAbortError, type Db, type Queryable, type QueryResult, type Row } from "./database.js";
+
+export async function openEmbedded(options: { dataDir: string }, log: Logger): Promise<Db> {
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  // relaxedDurability stays false (the default): each statement's promise resolves only after its
+  // changes are flushed to the data directory.
+  const pglite = await PGlite.create(dataDir, { relaxedDurability: false });
+  log.debug({ dataDir }, "embedded database ready");
+
+  let queue: Promise<unknown> = Promise.resolve();
+  let waiting = 0;
+  let busy = false;
+  const exclusive = <T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> => {
+    waiting++;
+    const next = queue.then(async () => {
+      waiting--;
+      if (signal?.aborted) throw new DatabaseAbortError(signal.reason);
+      busy = true;
+      try {
+        return await fn();
+      } finally {
+        busy = false;
+      }
+    });
+    queue = next.catch(() => {});
+    return next;
+  };
+
+  const run = async <R extends Row>(
+    target: PGlite | Transaction,
+    sql: string,
+    params: readonly unknown[] | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<QueryResult<R>> => {
+    if (signal?.aborted) throw new DatabaseAbortError(signal.reason);
+    const result = await target.query<R>(sql, params as unknown[] | undefined);
+    return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+  };
+
+  let closing: Promise<void> | undefined;
+  return {
+    backend: "embedded",
+    location: dataDir,
+    query: (sql, params, signal) => exclusive(() => run(pglite, sql, params, signal), signal),
+    transaction: (fn, signal) =>
+      exclusive(
+        () =>
+          pglite.transaction(async (tx) => {
+            const queryable: Queryable = { query: (sql, params, inner) => run(tx, sql, params, inner ?? signal) };
+            return fn(queryable);
+          }),
+        signal,
+      ),
+    poolStats: () => ({ total: 1, idle: busy ? 0 : 1, waiting }),
+    close() {
+      closing ??= queue.then(() => pglite.close());
+      return closing;
+    },
+  };
+}

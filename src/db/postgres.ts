@@ -1,0 +1,163 @@
+/**
+ * The Db seam on a PostgreSQL server, through a `pg` Pool. Every connection runs with a statement
+ * timeout; a caller's abort cancels the running statement on the server (pg_cancel_backend from a
+ * separate short-lived connection, since the pooled one is busy), so a passed deadline frees the
+ * database too. Pool errors (a backend killed while idle) are logged, never fatal: the pool drops
+ * that client and opens new ones when the database is back.
+ */
+import pg from "pg";
+import type { Logger } from "pino";
+import { DatabaseAbortError, type Db, type Queryable, type QueryResult, type Row } from "./database.js";
+
+export interface PostgresOptions {
+  connectionString?: string;
+  host?: string;
+  port?: number;
+  user?: string;
+  password?: string;
+  database?: string;
+  poolMax: number;
+  statementTimeoutMs: number;
+  connectTimeoutMs: number;
+  idleTimeoutMs?: number;
+  /** Sets search_path on every connection (tests run each suite in its own schema). */
+  searchPath?: string;
+}
+
+export async function openPostgres(options: PostgresOptions, log: Logger): Promise<Db> {
+  const connection: pg.ClientConfig = {
+    connectionString: options.connectionString,
+    host: options.host,
+    port: options.port,
+    user: options.user,
+    password: options.password,
+    database: options.database,
+    connectionTimeoutMillis: options.connectTimeoutMs,
+    statement_timeout: options.statementTimeoutMs,
+    options: options.searchPath ? `-c search_path=${options.searchPath}` : undefined,
+    application_name: "isotope-sessions",
+    keepAlive: true,
+  };
+  const pool = new pg.Pool({ ...connection, max: options.poolMax, idleTimeoutMillis: options.idleTimeoutMs ?? 30_000 });
+  pool.on("error", (error) =>
+    log.warn(
+      { err: { message: error.message, code: (error as { code?: string }).code } },
+      "idle database connection failed",
+    ),
+  );
+
+  const cancel = async (pid: number) => {
+    const canceller = new pg.Client({ ...connection, statement_timeout: 5000 });
+    canceller.on("error", () => {});
+    try {
+      await canceller.connect();
+      await canceller.query("SELECT pg_cancel_backend($1)", [pid]);
+    } catch (error) {
+      log.warn({ err: error }, "could not cancel a statement");
+    } finally {
+      await canceller.end().catch(() => {});
+    }
+  };
+
+  const run = async <R extends Row>(
+    client: pg.PoolClient,
+    sql: string,
+    params: readonly unknown[] | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<QueryResult<R>> => {
+    if (signal?.aborted) throw new DatabaseAbortError(signal.reason);
+    const pid = (client as unknown as { processID: number }).processID;
+    let cancelled: Promise<void> | undefined;
+    const onAbort = () => {
+      cancelled = cancel(pid);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const result = await client.query<R>(sql, params as unknown[] | undefined);
+      return { rows: result.rows, rowCount: result.rowCount ?? result.rows.length };
+    } catch (error) {
+      if (signal?.aborted) {
+        await cancelled;
+        throw new DatabaseAbortError(signal.reason);
+      }
+      throw error;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  };
+
+  const withClient = async <T>(fn: (client: pg.PoolClient) => Promise<T>, signal?: AbortSignal): Promise<T> => {
+    if (signal?.aborted) throw new DatabaseAbortError(signal.reason);
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      return await fn(client);
+    } catch (error) {
+      // A connection-level failure leaves the client unusable: destroy it instead of reusing it.
+      if (!(error instanceof DatabaseAbortError) && typeof (error as { code?: unknown }).code !== "string") {
+        broken = error as Error;
+      }
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  };
+
+  const db: Db = {
+    backend: "postgres",
+    location: options.database ?? databaseFromUrl(options.connectionString) ?? "postgres",
+    query: (sql, params, signal) => withClient((client) => run(client, sql, params, signal), signal),
+    transaction: (fn, signal) =>
+      withClient(async (client) => {
+        const tx: Queryable = { query: (sql, params, innerSignal) => run(client, sql, params, innerSignal ?? signal) };
+        await client.query("BEGIN");
+        try {
+          const result = await fn(tx);
+          await client.query("COMMIT");
+          return result;
+        } catch (error) {
+          await client.query("ROLLBACK").catch(() => {});
+          throw error;
+        }
+      }, signal),
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    close: (() => {
+      let closing: Promise<void> | undefined;
+      return () => {
+        closing ??= pool.end();
+        return closing;
+      };
+    })(),
+  };
+
+  try {
+    await db.query("SELECT 1");
+  } catch (error) {
+    await db.close().catch(() => {});
+    const where = options.connectionString
+      ? redactUrl(options.connectionString)
+      : `${options.host ?? "localhost"}:${options.port ?? 5432}/${options.database ?? ""}`;
+    throw new Error(`cannot connect to PostgreSQL at ${where}: ${(error as Error).message}`);
+  }
+  return db;
+}
+
+function databaseFromUrl(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    return decodeURIComponent(new URL(url).pathname.slice(1)) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A connection URL without its password, for logs and error messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(unparseable url)";
+  }
+}

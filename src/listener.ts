@@ -1,0 +1,49 @@
+/**
+ * One cleartext port for both HTTP versions. Node's HTTP/2 server only offers HTTP/1.1 fallback
+ * over TLS (ALPN), so without TLS we look at the first bytes of each connection: the HTTP/2
+ * client preface ("PRI * HTTP/2.0…") goes to the HTTP/2 server (gRPC with prior knowledge, and
+ * Connect / gRPC-Web over h2c), anything else to the HTTP/1.1 server (Connect, gRPC-Web, curl).
+ */
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+
+const preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+type Handler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
+
+export interface DualListener {
+  /** The listening socket server. */
+  readonly net: net.Server;
+  readonly http1: http.Server;
+  readonly http2: http2.Http2Server;
+}
+
+export function createDualListener(handler: Handler, options: { http2?: http2.ServerOptions } = {}): DualListener {
+  const h2 = http2.createServer(options.http2 ?? {}, handler);
+  const h1 = http.createServer(handler);
+  const server = net.createServer((socket) => {
+    let seen = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      seen = Buffer.concat([seen, chunk]);
+      const n = Math.min(seen.length, preface.length);
+      const isHttp2 = seen.subarray(0, n).equals(preface.subarray(0, n));
+      // Undecided until either the bytes diverge from the preface or the whole preface is here.
+      if (isHttp2 && n < preface.length) return;
+      socket.off("data", onData);
+      socket.pause();
+      // Both servers take bytes already buffered on the socket before reading from it.
+      socket.unshift(seen);
+      (isHttp2 ? h2 : h1).emit("connection", socket);
+      // The HTTP/1.1 parser reads in flowing mode; HTTP/2 reads from the native handle itself
+      // (resuming here would hand its bytes to no one).
+      if (!isHttp2) socket.resume();
+    };
+    socket.on("data", onData);
+    socket.on("error", () => socket.destroy());
+  });
+  return { net: server, http1: h1, http2: h2 };
+}

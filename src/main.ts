@@ -1,0 +1,55 @@
+/**
+ * The service's entry point: loadConfig → openDatabase → migrate → createServer → listen;
+ * SIGTERM / SIGINT → drain, close the database, exit 0.
+ */
+import pino from "pino";
+import { ConfigError, loadConfig } from "./config.js";
+import { migrate } from "./db/migrate.js";
+import { openDatabase } from "./db/open.js";
+import { createServer } from "./server.js";
+import { createSessionRepository } from "./sessions/repository.js";
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(process.env, process.argv.slice(2));
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const log = pino({
+    level: config.logLevel,
+    // Secrets never reach the log, even if a future line passes a whole config object.
+    redact: ["password", "*.password", "database.password", "connectionString", "*.connectionString"],
+  });
+  log.info({ config_file: config.configFile ?? null, table: config.table }, "isotope-sessions starting");
+
+  const db = await openDatabase(config.database, log);
+  const { applied } = await migrate(db, { table: config.table }, log);
+  if (applied.length > 0) log.info({ applied }, "migrations applied");
+  const repository = createSessionRepository(db, config.table);
+  const server = createServer({ db, repository, limits: config.limits, log });
+  const port = await server.listen(config.port, config.host);
+  log.info({ port, host: config.host ?? "all interfaces", backend: db.backend, database: db.location }, "serving");
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, grace_ms: config.shutdownGraceMs }, "shutting down");
+    await server.close(config.shutdownGraceMs);
+    await db.close();
+    log.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+main().catch((error: unknown) => {
+  pino().fatal({ err: error }, "isotope-sessions failed to start");
+  process.exit(1);
+});

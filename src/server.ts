@@ -1,0 +1,164 @@
+/**
+ * createServer(deps): the HTTP/2 listener with every service on one port — SessionService,
+ * grpc.health.v1.Health and gRPC reflection (v1 and v1alpha) — speaking gRPC (h2c, prior
+ * knowledge), gRPC-Web and Connect over HTTP/2 and HTTP/1.1. It does not listen: `listen()` does,
+ * and `close()` drains in-flight RPCs within a grace period.
+ */
+
+import { readFileSync } from "node:fs";
+import type http2 from "node:http2";
+import type { AddressInfo, Socket } from "node:net";
+import { createFileRegistry, type DescFile, fromBinary } from "@bufbuild/protobuf";
+import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { Logger } from "pino";
+import { file_health_v1_health, HealthCheckResponse_ServingStatus } from "../gen/health/v1/health_pb.js";
+import { file_isotope_session_v1_session, SessionService } from "../gen/isotope/session/v1/session_pb.js";
+import type { Limits } from "./config.js";
+import type { Db } from "./db/database.js";
+import { createHealth } from "./health.js";
+import { createDrain, errorInterceptor, loggingInterceptor } from "./interceptors.js";
+import { createDualListener } from "./listener.js";
+import { registerReflection } from "./reflection.js";
+import type { SessionRepository } from "./sessions/repository.js";
+import { createSessionService } from "./sessions/service.js";
+
+export interface ServerDeps {
+  db: Db;
+  repository: SessionRepository;
+  limits: Limits;
+  log: Logger;
+  /** How often the database is probed for health (ms). */
+  healthProbeMs?: number;
+}
+
+export interface Server {
+  /** Starts listening; resolves with the bound port (useful with port 0). */
+  listen(port: number, host?: string): Promise<number>;
+  /**
+   * Graceful stop: health NOT_SERVING, no new connections or RPCs (UNAVAILABLE), in-flight RPCs
+   * finish; after `graceMs` the rest are cancelled. Does not close the database.
+   */
+  close(graceMs: number): Promise<void>;
+}
+
+const sessionServiceName = SessionService.typeName;
+
+export function createServer({ db, repository, limits, log, healthProbeMs = 2000 }: ServerDeps): Server {
+  const health = createHealth();
+  const drain = createDrain();
+  const shutdown = new AbortController();
+
+  const routes = (router: ConnectRouter) => {
+    router.service(SessionService, createSessionService({ db, repository, limits }));
+    health.registerOn(router);
+    registerReflection(router, [describedSessionFile(), file_health_v1_health]);
+  };
+  const handler = connectNodeAdapter({
+    routes,
+    interceptors: [loggingInterceptor(log), drain.interceptor, errorInterceptor()],
+    readMaxBytes: limits.maxReceiveBytes,
+    // Each JSON level of a Struct is two or three protobuf message levels (Struct → Value → …):
+    // let the decoder reach past max_depth so the validator can refuse it with the field named.
+    binaryOptions: { recursionLimit: limits.maxDepth * 4 + 32 },
+    jsonOptions: { recursionLimit: limits.maxDepth * 4 + 32 },
+    // Compressing 4 KB responses costs more CPU than the loopback / LAN bytes it saves.
+    acceptCompression: [],
+    shutdownSignal: shutdown.signal,
+  });
+
+  const listener = createDualListener(handler);
+  const server = listener.net;
+  const sessions = new Set<http2.Http2Session>();
+  listener.http2.on("session", (session) => {
+    sessions.add(session);
+    session.on("close", () => sessions.delete(session));
+    // A peer that sends garbage must not take the process down.
+    session.on("error", (error) => log.debug({ err: error }, "http2 session error"));
+  });
+  const sockets = new Set<Socket>();
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  listener.http2.on("sessionError", (error) => log.debug({ err: error }, "http2 session error"));
+  listener.http1.on("clientError", (error, socket) => {
+    log.debug({ err: error }, "http/1.1 client error");
+    socket.destroy();
+  });
+
+  // SERVING only while the database answers: probe it, and flip on the first failure.
+  const setStatus = (serving: boolean) => {
+    const status = serving ? HealthCheckResponse_ServingStatus.SERVING : HealthCheckResponse_ServingStatus.NOT_SERVING;
+    health.set("", status);
+    health.set(sessionServiceName, status);
+  };
+  let lastServing: boolean | undefined;
+  const probe = async () => {
+    let serving = false;
+    try {
+      await repository.ping(AbortSignal.timeout(Math.max(500, healthProbeMs)));
+      serving = true;
+    } catch {
+      serving = false;
+    }
+    if (shutdown.signal.aborted) return;
+    if (serving !== lastServing) {
+      if (lastServing !== undefined)
+        log.warn({ serving }, serving ? "database answers again" : "database does not answer");
+      lastServing = serving;
+      setStatus(serving);
+    }
+  };
+  let probeTimer: NodeJS.Timeout | undefined;
+  const probeLoop = async () => {
+    await probe();
+    if (!shutdown.signal.aborted) probeTimer = setTimeout(probeLoop, healthProbeMs);
+  };
+
+  return {
+    async listen(port, host) {
+      await probe();
+      void probeLoop();
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+      return (server.address() as AddressInfo).port;
+    },
+
+    async close(graceMs) {
+      clearTimeout(probeTimer);
+      drain.start();
+      health.shutdown();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // GOAWAY: clients finish their open streams and open no new ones on this connection.
+      for (const session of sessions) if (!session.closed) session.close();
+      const graceOver = new Promise<"timeout">((resolve) => setTimeout(resolve, graceMs, "timeout").unref());
+      if ((await Promise.race([drain.idle(), graceOver])) === "timeout") {
+        log.warn({ in_flight: drain.inFlight }, "grace period over: cancelling the RPCs still running");
+        shutdown.abort(new ConnectError("server is shutting down", Code.Unavailable));
+      }
+      // Let the last responses and trailers flush, then cut whatever is still open (idle HTTP/1.1
+      // keep-alive connections, peers that never read).
+      const flushed = new Promise<void>((resolve) => setTimeout(resolve, 1000).unref());
+      await Promise.race([closed, flushed]);
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+}
+
+/**
+ * The contract as reflection serves it: from the descriptor set `npm run generate` builds, which
+ * keeps the .proto comments (the descriptor embedded in gen/*_pb.ts drops them).
+ */
+function describedSessionFile(): DescFile {
+  const bytes = readFileSync(new URL("../gen/isotope/session/v1/session.binpb", import.meta.url));
+  const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, bytes));
+  return registry.getFile(file_isotope_session_v1_session.proto.name) ?? file_isotope_session_v1_session;
+}

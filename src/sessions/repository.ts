@@ -1,0 +1,369 @@
+/**
+ * The sessions repository: every statement against the sessions table, on the Db seam.
+ * It knows neither Connect nor protobuf. Expected outcomes are values (`undefined`, a conflict);
+ * only real failures throw (driver errors keep their SQLSTATE `code`).
+ *
+ * Contract every backend must honour (test/repository.test.ts runs it on PGlite and PostgreSQL):
+ * - time is the database's (`now()`); timestamps leave as microseconds since the epoch (bigint),
+ *   so keyset cursors compare exactly;
+ * - `load` never returns an expired session, nor a soft-deleted one unless asked;
+ * - `save` bumps `version` by one on every write and reactivates a soft-deleted session;
+ * - every statement is keyed by session_id or is a bounded batch (no long locks).
+ */
+import type { Db, Queryable } from "../db/database.js";
+
+/** Microseconds since 1970-01-01T00:00:00Z, as the database computed them. */
+export type Micros = bigint;
+
+export interface StoredSession {
+  sessionId: string;
+  /** session_data as JSON text; undefined when the caller did not ask for data. */
+  dataJson: string | undefined;
+  metadataJson: string;
+  createdAt: Micros;
+  lastUpdated: Micros;
+  expiresAt: Micros | undefined;
+  version: bigint;
+  isActive: boolean;
+  messageCount: bigint;
+}
+
+export type Expiry = { kind: "never" } | { kind: "in"; micros: bigint } | { kind: "at"; micros: Micros };
+
+export interface SaveInput {
+  sessionId: string;
+  dataJson: string;
+  /** undefined keeps the stored metadata ({} for a new session). */
+  metadataJson: string | undefined;
+  expiry: Expiry;
+  /** Compare-and-set: 0n = must not exist; undefined = blind write. */
+  expectedVersion: bigint | undefined;
+}
+
+export type SaveResult =
+  | { kind: "saved"; session: StoredSession; created: boolean }
+  | { kind: "conflict"; currentVersion: bigint }
+  | { kind: "expiry-in-past" };
+
+export interface ListQuery {
+  limit: number;
+  offset: number;
+  /** Keyset cursor: the last row of the previous page. */
+  after: { lastUpdated: Micros; sessionId: string } | undefined;
+  includeInactive: boolean;
+  metadataFilterJson: string | undefined;
+  includeData: boolean;
+}
+
+export interface ScanQuery {
+  includeInactive: boolean;
+  metadataFilterJson: string | undefined;
+  batchSize: number;
+  includeData: boolean;
+}
+
+export interface Statistics {
+  totalSessions: bigint;
+  activeSessions: bigint;
+  inactiveSessions: bigint;
+  expiredSessions: bigint;
+  totalMessages: bigint;
+  avgMessagesPerSession: number;
+  totalDataBytes: bigint;
+  oldestCreatedAt: Micros | undefined;
+  latestUpdatedAt: Micros | undefined;
+  createdLast24h: bigint;
+}
+
+export interface CleanupOptions {
+  hardDelete: boolean;
+  /** Purge rows inactive for longer than this many microseconds; undefined purges nothing. */
+  purgeInactiveOlderThan: bigint | undefined;
+  batchSize: number;
+  dryRun: boolean;
+  /** Called after every batch with the running totals (for progress logs). */
+  onBatch?: (counts: { expired: number; purged: number }) => void;
+}
+
+export interface SessionRepository {
+  save(input: SaveInput, signal?: AbortSignal): Promise<SaveResult>;
+  load(sessionId: string, includeInactive: boolean, signal?: AbortSignal): Promise<StoredSession | undefined>;
+  list(query: ListQuery, signal?: AbortSignal): Promise<StoredSession[]>;
+  /** Returns whether a session was deleted (false when missing, or already inactive for a soft delete). */
+  delete(sessionId: string, hard: boolean, signal?: AbortSignal): Promise<boolean>;
+  statistics(signal?: AbortSignal): Promise<Statistics>;
+  cleanup(options: CleanupOptions, signal?: AbortSignal): Promise<{ expired: number; purged: number }>;
+  /** Counts what `scan` will yield (an estimate under concurrent writes) and the expired rows it skips. */
+  countRestorable(query: ScanQuery, signal?: AbortSignal): Promise<{ restorable: bigint; expired: bigint }>;
+  /** Yields restorable sessions in session_id order, one keyset batch per round trip. */
+  scan(query: ScanQuery, signal?: AbortSignal): AsyncGenerator<StoredSession[]>;
+  ping(signal?: AbortSignal): Promise<{ serverVersion: string }>;
+}
+
+// Columns every read selects; casts make pg and PGlite return the same JavaScript types.
+const micros = (column: string) => `(extract(epoch from ${column}) * 1000000)::int8::text`;
+const columns = (withData: boolean) => `
+  session_id,
+  ${withData ? "session_data::text" : "NULL::text"} AS data_json,
+  COALESCE(metadata, '{}'::jsonb)::text AS metadata_json,
+  ${micros("created_at")} AS created_at,
+  ${micros("last_updated")} AS last_updated,
+  ${micros("expires_at")} AS expires_at,
+  COALESCE(version, 1)::int8::text AS version,
+  COALESCE(is_active, true) AS is_active,
+  (CASE WHEN jsonb_typeof(session_data->'messages') = 'array'
+        THEN jsonb_array_length(session_data->'messages') ELSE 0 END)::int8::text AS message_count`;
+
+const fromMicros = (param: string) => `(timestamptz 'epoch' + ${param}::int8 * interval '1 microsecond')`;
+const notExpired = "(expires_at IS NULL OR expires_at > now())";
+
+interface SessionRow {
+  session_id: string;
+  data_json: string | null;
+  metadata_json: string;
+  created_at: string | null;
+  last_updated: string | null;
+  expires_at: string | null;
+  version: string;
+  is_active: boolean;
+  message_count: string;
+  [column: string]: unknown;
+}
+
+function toStored(row: SessionRow): StoredSession {
+  return {
+    sessionId: row.session_id,
+    dataJson: row.data_json ?? undefined,
+    metadataJson: row.metadata_json,
+    // The seed's defaults fill created_at / last_updated; a hand-made NULL reads as the epoch.
+    createdAt: BigInt(row.created_at ?? 0),
+    lastUpdated: BigInt(row.last_updated ?? 0),
+    expiresAt: row.expires_at === null ? undefined : BigInt(row.expires_at),
+    version: BigInt(row.version),
+    isActive: row.is_active,
+    messageCount: BigInt(row.message_count),
+  };
+}
+
+/** Creates the repository over `db` for the (already validated, migrated) `table`. */
+export function createSessionRepository(db: Db, table: string): SessionRepository {
+  const expiresAtSql = (expiry: Expiry, param: string) =>
+    expiry.kind === "never"
+      ? `${param}::timestamptz` // always NULL: keeps the parameter count fixed
+      : expiry.kind === "in"
+        ? `now() + ${param}::int8 * interval '1 microsecond'`
+        : fromMicros(param);
+
+  const saveSql = (expiry: Expiry, expected: bigint | undefined) => {
+    const expiresAt = expiresAtSql(expiry, "$4");
+    const insert = `INSERT INTO ${table} AS t
+        (session_id, session_data, metadata, created_at, last_updated, expires_at, version, is_active)
+      VALUES ($1, $2::jsonb, COALESCE($3::jsonb, '{}'::jsonb), now(), now(), ${expiresAt}, 1, true)`;
+    // xmax = 0 only on a row this statement inserted (an ON CONFLICT update sets it).
+    const returning = `RETURNING ${columns(false)}, (t.xmax = 0) AS created`;
+    if (expected === undefined) {
+      return `${insert}
+        ON CONFLICT (session_id) DO UPDATE SET
+          session_data = EXCLUDED.session_data,
+          metadata = COALESCE($3::jsonb, t.metadata),
+          expires_at = EXCLUDED.expires_at,
+          last_updated = now(),
+          version = COALESCE(t.version, 1) + 1,
+          is_active = true
+        ${returning}`;
+    }
+    if (expected === 0n) return `${insert} ON CONFLICT (session_id) DO NOTHING ${returning}`;
+    return `UPDATE ${table} AS t SET
+        session_data = $2::jsonb,
+        metadata = COALESCE($3::jsonb, t.metadata),
+        expires_at = ${expiresAt},
+        last_updated = now(),
+        version = COALESCE(t.version, 1) + 1,
+        is_active = true
+      WHERE session_id = $1 AND COALESCE(t.version, 1) = $5::int8
+      RETURNING ${columns(false)}, false AS created`;
+  };
+
+  const currentVersionSql = `SELECT COALESCE(version, 1)::int8::text AS version FROM ${table} WHERE session_id = $1`;
+  const expiryInPastSql = `SELECT ${fromMicros("$1")} <= now() AS past`;
+
+  const loadSql = `SELECT ${columns(true)} FROM ${table}
+    WHERE session_id = $1 AND ${notExpired} AND (is_active OR $2::boolean)`;
+
+  const filters = (query: { includeInactive: boolean; metadataFilterJson: string | undefined }, params: unknown[]) => {
+    const where: string[] = [];
+    if (!query.includeInactive) where.push(`is_active AND ${notExpired}`);
+    if (query.metadataFilterJson !== undefined) {
+      params.push(query.metadataFilterJson);
+      where.push(`metadata @> $${params.length}::jsonb`);
+    }
+    return where;
+  };
+
+  const deleteSoftSql = `UPDATE ${table} SET is_active = false, last_updated = now(),
+      version = COALESCE(version, 1) + 1
+    WHERE session_id = $1 AND is_active`;
+  const deleteHardSql = `DELETE FROM ${table} WHERE session_id = $1`;
+
+  const statisticsSql = `SELECT
+      count(*)::int8::text AS total,
+      count(*) FILTER (WHERE is_active)::int8::text AS active,
+      count(*) FILTER (WHERE NOT is_active)::int8::text AS inactive,
+      count(*) FILTER (WHERE is_active AND expires_at <= now())::int8::text AS expired,
+      COALESCE(sum(CASE WHEN is_active AND jsonb_typeof(session_data->'messages') = 'array'
+        THEN jsonb_array_length(session_data->'messages') ELSE 0 END), 0)::int8::text AS messages,
+      COALESCE(sum(pg_column_size(session_data)), 0)::int8::text AS bytes,
+      ${micros("min(created_at)")} AS oldest,
+      ${micros("max(last_updated)")} AS latest,
+      count(*) FILTER (WHERE created_at > now() - interval '24 hours')::int8::text AS last_24h
+    FROM ${table}`;
+
+  // One bounded batch per statement; SKIP LOCKED lets a second Cleanup or a writer pass by.
+  const expireBatchSql = (hard: boolean) => `WITH batch AS (
+      SELECT session_id FROM ${table}
+      WHERE is_active AND expires_at <= now()
+      ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+    ${
+      hard
+        ? `DELETE FROM ${table} t USING batch WHERE t.session_id = batch.session_id`
+        : `UPDATE ${table} t SET is_active = false, last_updated = now(), version = COALESCE(t.version, 1) + 1
+           FROM batch WHERE t.session_id = batch.session_id`
+    }`;
+  const purgeBatchSql = `WITH batch AS (
+      SELECT session_id FROM ${table}
+      WHERE NOT is_active AND last_updated < now() - $2::int8 * interval '1 microsecond'
+      LIMIT $1 FOR UPDATE SKIP LOCKED)
+    DELETE FROM ${table} t USING batch WHERE t.session_id = batch.session_id`;
+  const countExpiredSql = `SELECT count(*)::int8::text AS n FROM ${table} WHERE is_active AND expires_at <= now()`;
+  const countPurgeableSql = `SELECT count(*)::int8::text AS n FROM ${table}
+    WHERE NOT is_active AND last_updated < now() - $1::int8 * interval '1 microsecond'`;
+
+  const run = async (tx: Queryable, sql: string, params: unknown[], signal?: AbortSignal) =>
+    (await tx.query(sql, params, signal)).rowCount;
+
+  return {
+    async save(input, signal) {
+      const expiryParam = input.expiry.kind === "never" ? null : input.expiry.micros.toString();
+      if (input.expiry.kind === "at") {
+        const { rows } = await db.query<{ past: boolean }>(expiryInPastSql, [expiryParam], signal);
+        if (rows[0]?.past) return { kind: "expiry-in-past" };
+      }
+      const params: unknown[] = [input.sessionId, input.dataJson, input.metadataJson ?? null, expiryParam];
+      if (input.expectedVersion !== undefined && input.expectedVersion !== 0n) {
+        params.push(input.expectedVersion.toString());
+      }
+      const { rows } = await db.query<SessionRow & { created: boolean }>(
+        saveSql(input.expiry, input.expectedVersion),
+        params,
+        signal,
+      );
+      const row = rows[0];
+      if (row) return { kind: "saved", session: toStored(row), created: row.created };
+      const current = await db.query<{ version: string }>(currentVersionSql, [input.sessionId], signal);
+      return { kind: "conflict", currentVersion: BigInt(current.rows[0]?.version ?? 0) };
+    },
+
+    async load(sessionId, includeInactive, signal) {
+      const { rows } = await db.query<SessionRow>(loadSql, [sessionId, includeInactive], signal);
+      return rows[0] && toStored(rows[0]);
+    },
+
+    async list(query, signal) {
+      const params: unknown[] = [];
+      const where = filters(query, params);
+      if (query.after) {
+        params.push(query.after.lastUpdated.toString(), query.after.sessionId);
+        where.push(`(last_updated, session_id) < (${fromMicros(`$${params.length - 1}`)}, $${params.length})`);
+      }
+      params.push(query.limit, query.offset);
+      const sql = `SELECT ${columns(query.includeData)} FROM ${table}
+        ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+        ORDER BY last_updated DESC, session_id DESC
+        LIMIT $${params.length - 1} OFFSET $${params.length}`;
+      const { rows } = await db.query<SessionRow>(sql, params, signal);
+      return rows.map(toStored);
+    },
+
+    async delete(sessionId, hard, signal) {
+      return (await run(db, hard ? deleteHardSql : deleteSoftSql, [sessionId], signal)) > 0;
+    },
+
+    async statistics(signal) {
+      const { rows } = await db.query<Record<string, string | null>>(statisticsSql, [], signal);
+      const row = rows[0] ?? {};
+      const big = (key: string) => BigInt(row[key] ?? 0);
+      const active = big("active");
+      const messages = big("messages");
+      return {
+        totalSessions: big("total"),
+        activeSessions: active,
+        inactiveSessions: big("inactive"),
+        expiredSessions: big("expired"),
+        totalMessages: messages,
+        avgMessagesPerSession: active === 0n ? 0 : Number(messages) / Number(active),
+        totalDataBytes: big("bytes"),
+        oldestCreatedAt: row.oldest ? BigInt(row.oldest) : undefined,
+        latestUpdatedAt: row.latest ? BigInt(row.latest) : undefined,
+        createdLast24h: big("last_24h"),
+      };
+    },
+
+    async cleanup(options, signal) {
+      const purgeAge = options.purgeInactiveOlderThan?.toString();
+      if (options.dryRun) {
+        const expired = await db.query<{ n: string }>(countExpiredSql, [], signal);
+        const purged =
+          purgeAge === undefined ? undefined : await db.query<{ n: string }>(countPurgeableSql, [purgeAge], signal);
+        return { expired: Number(expired.rows[0]?.n ?? 0), purged: Number(purged?.rows[0]?.n ?? 0) };
+      }
+      const counts = { expired: 0, purged: 0 };
+      const drain = async (key: "expired" | "purged", sql: string, params: unknown[]) => {
+        for (;;) {
+          const n = await run(db, sql, params, signal);
+          counts[key] += n;
+          options.onBatch?.({ ...counts });
+          if (n < options.batchSize) return;
+        }
+      };
+      await drain("expired", expireBatchSql(options.hardDelete), [options.batchSize]);
+      if (purgeAge !== undefined) await drain("purged", purgeBatchSql, [options.batchSize, purgeAge]);
+      return counts;
+    },
+
+    async countRestorable(query, signal) {
+      const params: unknown[] = [];
+      const where = filters({ ...query, includeInactive: true }, params);
+      const active = query.includeInactive ? "true" : "is_active";
+      const sql = `SELECT
+          count(*) FILTER (WHERE ${active} AND ${notExpired})::int8::text AS restorable,
+          count(*) FILTER (WHERE ${active} AND NOT ${notExpired})::int8::text AS expired
+        FROM ${table} ${where.length ? `WHERE ${where.join(" AND ")}` : ""}`;
+      const { rows } = await db.query<{ restorable: string; expired: string }>(sql, params, signal);
+      return { restorable: BigInt(rows[0]?.restorable ?? 0), expired: BigInt(rows[0]?.expired ?? 0) };
+    },
+
+    async *scan(query, signal) {
+      let after = "";
+      for (;;) {
+        const params: unknown[] = [];
+        const where = filters({ ...query, includeInactive: true }, params);
+        where.push(notExpired);
+        if (!query.includeInactive) where.push("is_active");
+        params.push(after, query.batchSize);
+        const sql = `SELECT ${columns(query.includeData)} FROM ${table}
+          WHERE ${where.join(" AND ")} AND session_id > $${params.length - 1}
+          ORDER BY session_id LIMIT $${params.length}`;
+        const { rows } = await db.query<SessionRow>(sql, params, signal);
+        if (rows.length === 0) return;
+        yield rows.map(toStored);
+        if (rows.length < query.batchSize) return;
+        after = (rows[rows.length - 1] as SessionRow).session_id;
+      }
+    },
+
+    async ping(signal) {
+      const { rows } = await db.query<{ version: string }>("SELECT version() AS version", [], signal);
+      return { serverVersion: rows[0]?.version ?? "" };
+    },
+  };
+}

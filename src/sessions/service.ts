@@ -1,0 +1,236 @@
+/**
+ * SessionService handlers. Each reads top-down: validate → repository → response. Expected
+ * outcomes come back from the repository as values and become Connect codes here; database
+ * failures are mapped by the error interceptor (src/errors.ts).
+ */
+import { create, type JsonObject } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import {
+  type RestoreFailure,
+  RestoreFailureSchema,
+  type Session,
+  type SessionService,
+  VersionConflictSchema,
+} from "../../gen/isotope/session/v1/session_pb.js";
+import type { Limits } from "../config.js";
+import type { Db } from "../db/database.js";
+import { decodePageToken, encodePageToken, parseStoredObject, toDuration, toSession, toTimestamp } from "./convert.js";
+import type { Expiry, ScanQuery, SessionRepository, StoredSession } from "./repository.js";
+import * as validate from "./validate.js";
+
+export interface SessionServiceDeps {
+  db: Db;
+  repository: SessionRepository;
+  limits: Limits;
+}
+
+const defaultListLimit = 50;
+
+export function createSessionService({
+  db,
+  repository,
+  limits,
+}: SessionServiceDeps): ServiceImpl<typeof SessionService> {
+  const metadataFilter = (filter: JsonObject | undefined) =>
+    filter === undefined ? undefined : validate.jsonDocument(filter, "metadata_filter", limits);
+
+  const scanQuery = (
+    req: { includeInactive: boolean; metadataFilter?: JsonObject; batchSize: number },
+    includeData: boolean,
+  ): ScanQuery => ({
+    includeInactive: req.includeInactive,
+    metadataFilterJson: metadataFilter(req.metadataFilter),
+    batchSize: validate.inRange(req.batchSize, "batch_size", 1, 10_000, 500),
+    includeData,
+  });
+
+  return {
+    async save(req, ctx) {
+      const sessionId = validate.sessionId(req.sessionId);
+      if (req.data === undefined) throw validate.invalidArgument("data", "is required");
+      const dataJson = validate.jsonDocument(req.data, "data", limits);
+      const metadataJson =
+        req.metadata === undefined ? undefined : validate.jsonDocument(req.metadata, "metadata", limits);
+      validate.withinSize(dataJson, "data", limits);
+      if (metadataJson !== undefined) validate.withinSize(metadataJson, "metadata", limits);
+      if (req.expectedVersion !== undefined && req.expectedVersion < 0n) {
+        throw validate.invalidArgument("expected_version", "must be 0 (must not exist) or a stored version");
+      }
+      const expiry: Expiry =
+        req.expiry.case === "expiresIn"
+          ? { kind: "in", micros: validate.positiveDuration(req.expiry.value, "expires_in") }
+          : req.expiry.case === "expiresAt"
+            ? { kind: "at", micros: validate.timestamp(req.expiry.value, "expires_at") }
+            : { kind: "never" };
+
+      const result = await repository.save(
+        { sessionId, dataJson, metadataJson, expiry, expectedVersion: req.expectedVersion },
+        ctx.signal,
+      );
+      switch (result.kind) {
+        case "saved":
+          return { session: toSession(result.session), created: result.created };
+        case "expiry-in-past":
+          throw validate.invalidArgument("expires_at", "must be in the future");
+        case "conflict":
+          throw new ConnectError(
+            `expected_version: session "${sessionId}" is at version ${result.currentVersion}, not ${req.expectedVersion}`,
+            Code.Aborted,
+            undefined,
+            [
+              {
+                desc: VersionConflictSchema,
+                value: create(VersionConflictSchema, {
+                  sessionId,
+                  expectedVersion: req.expectedVersion ?? 0n,
+                  currentVersion: result.currentVersion,
+                }),
+              },
+            ],
+          );
+      }
+    },
+
+    async load(req, ctx) {
+      const sessionId = validate.sessionId(req.sessionId);
+      const row = await repository.load(sessionId, req.includeInactive, ctx.signal);
+      if (row === undefined) throw new ConnectError(`session_id: session "${sessionId}" not found`, Code.NotFound);
+      return { session: servable(row) };
+    },
+
+    async list(req, ctx) {
+      const limit = validate.inRange(req.limit, "limit", 1, 1000, defaultListLimit);
+      if (req.offset < 0) throw validate.invalidArgument("offset", "must not be negative");
+      if (req.offset > 0 && req.pageToken !== "") {
+        throw validate.invalidArgument("page_token", "cannot be combined with offset");
+      }
+      const after = req.pageToken === "" ? undefined : decodePageToken(req.pageToken);
+      const rows = await repository.list(
+        {
+          // One row more than asked tells whether another page exists.
+          limit: limit + 1,
+          offset: req.offset,
+          after,
+          includeInactive: req.includeInactive,
+          metadataFilterJson: metadataFilter(req.metadataFilter),
+          includeData: req.includeData,
+        },
+        ctx.signal,
+      );
+      const page = rows.slice(0, limit);
+      const last = page[page.length - 1];
+      return {
+        sessions: page.map((row) => (req.includeData ? servable(row) : toSession(row))),
+        nextPageToken: rows.length > limit && last ? encodePageToken(last) : "",
+      };
+    },
+
+    async delete(req, ctx) {
+      const sessionId = validate.sessionId(req.sessionId);
+      const deleted = await repository.delete(sessionId, req.hard, ctx.signal);
+      if (!deleted && !req.allowMissing) {
+        throw new ConnectError(`session_id: session "${sessionId}" not found`, Code.NotFound);
+      }
+      return { deleted, hard: req.hard };
+    },
+
+    async statistics(_req, ctx) {
+      const stats = await repository.statistics(ctx.signal);
+      return {
+        ...stats,
+        oldestCreatedAt: stats.oldestCreatedAt === undefined ? undefined : toTimestamp(stats.oldestCreatedAt),
+        latestUpdatedAt: stats.latestUpdatedAt === undefined ? undefined : toTimestamp(stats.latestUpdatedAt),
+      };
+    },
+
+    async cleanup(req, ctx) {
+      const batchSize = validate.inRange(req.batchSize, "batch_size", 1, 10_000, 1000);
+      const purgeInactiveOlderThan =
+        req.purgeInactiveOlderThan === undefined
+          ? undefined
+          : validate.positiveDuration(req.purgeInactiveOlderThan, "purge_inactive_older_than");
+      const started = performance.now();
+      const counts = await repository.cleanup(
+        { hardDelete: req.hardDelete, purgeInactiveOlderThan, batchSize, dryRun: req.dryRun },
+        ctx.signal,
+      );
+      return {
+        expiredCount: BigInt(counts.expired),
+        purgedCount: BigInt(counts.purged),
+        duration: toDuration(performance.now() - started),
+      };
+    },
+
+    async restore(req, ctx) {
+      const query = scanQuery(req, true);
+      const started = performance.now();
+      const { expired } = await repository.countRestorable(query, ctx.signal);
+      let restoredCount = 0n;
+      const failed: RestoreFailure[] = [];
+      for await (const batch of repository.scan(query, ctx.signal)) {
+        for (const row of batch) {
+          const failure = restoreCheck(row).failure;
+          if (failure) failed.push(failure);
+          else restoredCount++;
+        }
+      }
+      return {
+        restoredCount,
+        failedCount: BigInt(failed.length),
+        failed,
+        skippedExpiredCount: expired,
+        duration: toDuration(performance.now() - started),
+      };
+    },
+
+    async *restoreStream(req, ctx) {
+      const query = scanQuery(req, true);
+      const { restorable } = await repository.countRestorable(query, ctx.signal);
+      const progress = { restoredCount: 0n, failedCount: 0n, totalEstimate: restorable };
+      // One batch is read, converted and sent before the next is read: Connect writes each
+      // yielded message before resuming the generator, so memory stays one batch deep.
+      for await (const batch of repository.scan(query, ctx.signal)) {
+        const sessions: Session[] = [];
+        const failures: RestoreFailure[] = [];
+        for (const row of batch) {
+          const { session, failure } = restoreCheck(row);
+          if (failure) failures.push(failure);
+          else sessions.push(req.omitData ? toSession(row) : (session as Session));
+        }
+        progress.restoredCount += BigInt(sessions.length);
+        progress.failedCount += BigInt(failures.length);
+        yield { sessions, failures, progress: { ...progress }, done: false };
+      }
+      yield { progress, done: true };
+    },
+
+    async checkConnection(_req, ctx) {
+      const started = performance.now();
+      const base = { backend: db.backend, database: db.location };
+      try {
+        const { serverVersion } = await repository.ping(ctx.signal);
+        const latency = toDuration(performance.now() - started);
+        return { ...base, ok: true, latency, serverVersion, pool: db.poolStats() };
+      } catch (error) {
+        if (ctx.signal.aborted) throw error;
+        return { ...base, ok: false, pool: db.poolStats(), error: "database did not answer" };
+      }
+    },
+  };
+}
+
+/** A row with its data, or DATA_LOSS when what is stored cannot be carried by a Struct. */
+function servable(row: StoredSession): Session {
+  const { session, failure } = restoreCheck(row);
+  if (failure) throw new ConnectError(`session "${row.sessionId}" cannot be served: ${failure.reason}`, Code.DataLoss);
+  return session as Session;
+}
+
+function restoreCheck(row: StoredSession): { session?: Session; failure?: RestoreFailure } {
+  if (row.dataJson === undefined) return { session: toSession(row) };
+  const data = parseStoredObject(row.dataJson, "session_data", true);
+  const metadata = parseStoredObject(row.metadataJson, "metadata", false);
+  const reason = !data.ok ? data.reason : !metadata.ok ? metadata.reason : undefined;
+  if (reason !== undefined) return { failure: create(RestoreFailureSchema, { sessionId: row.sessionId, reason }) };
+  return { session: toSession(row, (data as { value: JsonObject }).value) };
+}

@@ -1,0 +1,113 @@
+/**
+ * Request validation: every check that decides INVALID_ARGUMENT or RESOURCE_EXHAUSTED before any
+ * SQL runs, so bad input never changes stored data. Each error names the offending field.
+ */
+import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Limits } from "../config.js";
+import type { Micros } from "./repository.js";
+
+export function invalidArgument(field: string, problem: string): ConnectError {
+  return new ConnectError(`${field}: ${problem}`, Code.InvalidArgument);
+}
+
+// C0 and C1 control characters and DEL.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const controlCharacter = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** A session key: 1–255 characters (VARCHAR(255)), well-formed, no control characters. */
+export function sessionId(value: string, field = "session_id"): string {
+  if (value.length === 0) throw invalidArgument(field, "must not be empty");
+  if ([...value].length > 255) throw invalidArgument(field, "must be at most 255 characters");
+  if (controlCharacter.test(value)) throw invalidArgument(field, "must not contain control characters");
+  if (!value.isWellFormed()) throw invalidArgument(field, "must not contain lone surrogates");
+  return value;
+}
+
+/**
+ * Checks a JSON object for what PostgreSQL's jsonb or the wire cannot hold — U+0000 and lone
+ * surrogates in keys and strings, non-finite numbers, nesting deeper than `maxDepth` — and returns
+ * its JSON text. Iterative, so a hostile 10,000-deep value cannot overflow the stack.
+ */
+export function jsonDocument(value: JsonObject, field: string, limits: Limits): string {
+  const stack: Array<{ value: JsonValue; path: string; depth: number }> = [{ value, path: field, depth: 1 }];
+  while (stack.length > 0) {
+    const { value: node, path, depth } = stack.pop() as { value: JsonValue; path: string; depth: number };
+    if (typeof node === "string") {
+      checkString(node, path);
+    } else if (typeof node === "number") {
+      if (!Number.isFinite(node)) throw invalidArgument(path, "must be a finite number (not NaN or Infinity)");
+    } else if (node !== null && typeof node === "object") {
+      if (depth > limits.maxDepth) throw invalidArgument(path, `nesting deeper than ${limits.maxDepth} levels`);
+      if (Array.isArray(node)) {
+        node.forEach((item, i) => {
+          stack.push({ value: item, path: `${path}[${i}]`, depth: depth + 1 });
+        });
+      } else {
+        for (const [key, item] of Object.entries(node)) {
+          checkString(key, `${path} key "${printable(key)}"`);
+          stack.push({ value: item as JsonValue, path: `${path}.${printable(key)}`, depth: depth + 1 });
+        }
+      }
+    }
+  }
+  return JSON.stringify(value);
+}
+
+function checkString(value: string, path: string): void {
+  if (value.includes("\u0000"))
+    throw invalidArgument(path, "must not contain U+0000 (PostgreSQL jsonb cannot store it)");
+  if (!value.isWellFormed()) throw invalidArgument(path, "must not contain lone surrogates (invalid Unicode)");
+}
+
+function printable(key: string): string {
+  return key.replace(/[^\x20-\x7e]/g, "?").slice(0, 64);
+}
+
+/** RESOURCE_EXHAUSTED when the JSON text of a document is over the configured size. */
+export function withinSize(json: string, field: string, limits: Limits): void {
+  const bytes = Buffer.byteLength(json, "utf8");
+  if (bytes > limits.maxSessionBytes) {
+    throw new ConnectError(
+      `${field}: ${bytes} bytes is over the limit of ${limits.maxSessionBytes} bytes (max_session_bytes)`,
+      Code.ResourceExhausted,
+    );
+  }
+}
+
+const maxDurationSeconds = 315_576_000_000n; // google.protobuf.Duration's own bound (10,000 years)
+const minTimestampSeconds = -62_135_596_800n; // 0001-01-01T00:00:00Z
+const maxTimestampSeconds = 253_402_300_799n; // 9999-12-31T23:59:59Z
+
+/** A positive Duration, in microseconds. */
+export function positiveDuration(value: Duration, field: string): bigint {
+  if (value.nanos < -999_999_999 || value.nanos > 999_999_999 || value.seconds > maxDurationSeconds) {
+    throw invalidArgument(field, "is not a valid duration");
+  }
+  const micros = value.seconds * 1_000_000n + BigInt(Math.trunc(value.nanos / 1000));
+  if (micros <= 0n) throw invalidArgument(field, "must be positive");
+  return micros;
+}
+
+/** A Timestamp within 0001–9999, in microseconds since the epoch. */
+export function timestamp(value: Timestamp, field: string): Micros {
+  if (
+    value.nanos < 0 ||
+    value.nanos > 999_999_999 ||
+    value.seconds < minTimestampSeconds ||
+    value.seconds > maxTimestampSeconds
+  ) {
+    throw invalidArgument(field, "is not a valid timestamp");
+  }
+  return value.seconds * 1_000_000n + BigInt(Math.trunc(value.nanos / 1000));
+}
+
+/** An integer field with a default for 0. */
+export function inRange(value: number, field: string, min: number, max: number, zeroMeans: number): number {
+  if (value === 0) return zeroMeans;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw invalidArgument(field, `must be between ${min} and ${max} (0 means ${zeroMeans}), got ${value}`);
+  }
+  return value;
+}

@@ -1,0 +1,71 @@
+// Fresh databases for tests, one per suite, on every backend: PGlite always; PostgreSQL when
+// DATABASE_URL is set (each suite in its own schema, so runs never collide).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import pino, { type Logger } from "pino";
+import type { Db } from "../../src/db/database.js";
+import { openEmbedded } from "../../src/db/embedded.js";
+import { openPostgres } from "../../src/db/postgres.js";
+
+export interface Backend {
+  name: "embedded" | "postgres";
+  open(log?: Logger): Promise<{ db: Db; cleanup(): Promise<void> }>;
+}
+
+export const silentLogger = (): Logger => pino({ level: "silent" });
+
+export const postgresUrl = process.env.DATABASE_URL;
+
+export const embedded: Backend = {
+  name: "embedded",
+  async open(log = silentLogger()) {
+    const dir = mkdtempSync(join(tmpdir(), "isotope-pglite-"));
+    const db = await openEmbedded({ dataDir: dir }, log);
+    return {
+      db,
+      async cleanup() {
+        await db.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  },
+};
+
+export const postgres: Backend = {
+  name: "postgres",
+  async open(log = silentLogger()) {
+    if (!postgresUrl) throw new Error("DATABASE_URL is not set");
+    const schema = `t_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+    const admin = new pg.Client({ connectionString: postgresUrl });
+    await admin.connect();
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    await admin.end();
+    const db = await openPostgres(
+      {
+        connectionString: postgresUrl,
+        poolMax: 5,
+        statementTimeoutMs: 10_000,
+        connectTimeoutMs: 5_000,
+        searchPath: schema,
+      },
+      log,
+    );
+    return {
+      db,
+      async cleanup() {
+        await db.close();
+        const dropper = new pg.Client({ connectionString: postgresUrl });
+        await dropper.connect();
+        await dropper.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await dropper.end();
+      },
+    };
+  },
+};
+
+/** Every backend this run can test: PGlite, plus PostgreSQL when DATABASE_URL is set. */
+export function backends(): Backend[] {
+  return postgresUrl ? [embedded, postgres] : [embedded];
+}

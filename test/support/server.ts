@@ -1,0 +1,64 @@
+// Boots the real service in-process on a real socket (port 0) over a fresh database of one backend.
+import { Writable } from "node:stream";
+import pino, { type Logger } from "pino";
+import { defaults, type Limits } from "../../src/config.js";
+import type { Db } from "../../src/db/database.js";
+import { migrate } from "../../src/db/migrate.js";
+import { createServer } from "../../src/server.js";
+import { createSessionRepository } from "../../src/sessions/repository.js";
+import type { Backend } from "./databases.js";
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  db: Db;
+  table: string;
+  /** Every log line the server wrote, parsed. */
+  logs: Array<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+export const testLimits: Limits = {
+  maxSessionBytes: 64 * 1024,
+  maxDepth: defaults.maxDepth,
+  maxReceiveBytes: 1024 * 1024,
+};
+
+export function capturingLogger(lines: Array<Record<string, unknown>>): Logger {
+  const sink = new Writable({
+    write(chunk, _encoding, callback) {
+      for (const line of String(chunk).split("\n")) if (line) lines.push(JSON.parse(line));
+      callback();
+    },
+  });
+  return pino({ level: "debug" }, sink);
+}
+
+export async function startServer(backend: Backend, limits: Limits = testLimits): Promise<RunningServer> {
+  const { db, cleanup } = await backend.open();
+  const table = "isotope_sessions";
+  const logs: Array<Record<string, unknown>> = [];
+  const log = capturingLogger(logs);
+  await migrate(db, { table }, log);
+  const server = createServer({ db, repository: createSessionRepository(db, table), limits, log, healthProbeMs: 200 });
+  const port = await server.listen(0, "127.0.0.1");
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    db,
+    table,
+    logs,
+    async stop() {
+      await server.close(2000);
+      await cleanup();
+    },
+  };
+}
+
+/** An order-independent checksum of the sessions table, to prove a request changed nothing. */
+export async function tableChecksum(server: RunningServer): Promise<string> {
+  const { rows } = await server.db.query<{ sum: string | null }>(
+    `SELECT md5(string_agg(md5(t::text), ',' ORDER BY session_id)) AS sum FROM ${server.table} t`,
+  );
+  return rows[0]?.sum ?? "empty";
+}
