@@ -96,7 +96,13 @@ describe.runIf(postgresUrl)("PostgreSQL connections", () => {
     const schema = (await db.query<{ s: string }>("SELECT current_schema() AS s")).rows[0]?.s as string;
     const open = () =>
       openPostgres(
-        { connectionString: postgresUrl, poolMax: 2, statementTimeoutMs: 10_000, connectTimeoutMs: 5000, searchPath: schema },
+        {
+          connectionString: postgresUrl,
+          poolMax: 2,
+          statementTimeoutMs: 10_000,
+          connectTimeoutMs: 5000,
+          searchPath: schema,
+        },
         log,
       );
     const [a, b] = await Promise.all([open(), open()]);
