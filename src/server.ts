@@ -6,7 +6,7 @@
  */
 
 import { readFileSync } from "node:fs";
-import type http2 from "node:http2";
+import type { Http2Session } from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
 import { createFileRegistry, type DescFile, fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
@@ -70,7 +70,7 @@ export function createServer({ db, repository, limits, log, healthProbeMs = 2000
 
   const listener = createDualListener(handler);
   const server = listener.net;
-  const sessions = new Set<http2.Http2Session>();
+  const sessions = new Set<Http2Session>();
   listener.http2.on("session", (session) => {
     sessions.add(session);
     session.on("close", () => sessions.delete(session));
@@ -136,15 +136,21 @@ export function createServer({ db, repository, limits, log, healthProbeMs = 2000
       drain.start();
       health.shutdown();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      // GOAWAY: clients finish their open streams and open no new ones on this connection.
-      for (const session of sessions) if (!session.closed) session.close();
+      // Open connections stay up while RPCs drain: a call arriving now gets a real UNAVAILABLE
+      // status from the drain interceptor. A GOAWAY now would make nghttp2 refuse every later
+      // stream (node has no two-phase "shutdown notice"), and connect-node reports a refused
+      // stream as INTERNAL.
       const graceOver = new Promise<"timeout">((resolve) => setTimeout(resolve, graceMs, "timeout").unref());
       if ((await Promise.race([drain.idle(), graceOver])) === "timeout") {
         log.warn({ in_flight: drain.inFlight }, "grace period over: cancelling the RPCs still running");
         shutdown.abort(new ConnectError("server is shutting down", Code.Unavailable));
       }
-      // Let the last responses and trailers flush, then cut whatever is still open (idle HTTP/1.1
-      // keep-alive connections, peers that never read).
+      // Calls already on the wire still get their UNAVAILABLE rather than a refused stream.
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      await drain.idle();
+      // Final GOAWAY, let the last responses and trailers flush, then cut whatever is still open
+      // (idle HTTP/1.1 keep-alive connections, peers that never read).
+      for (const session of sessions) if (!session.closed) session.close();
       const flushed = new Promise<void>((resolve) => setTimeout(resolve, 1000).unref());
       await Promise.race([closed, flushed]);
       for (const socket of sockets) socket.destroy();
