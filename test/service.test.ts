@@ -4,6 +4,7 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type SaveRequest,
@@ -156,6 +157,32 @@ describe.each(backends())("SessionService over gRPC on $name", (backend) => {
     // The server is still healthy after the abandoned stream.
     expect((await client.checkConnection({})).ok).toBe(true);
   });
+
+  // PGlite has one connection: no second writer can hold a lock there.
+  if (backend.name === "postgres") {
+    it("answers DEADLINE_EXCEEDED when the caller's deadline passes, and cancels the SQL", async () => {
+      await save("locked", { n: 1 });
+      // Another writer holds the row, so the Save waits on the lock until the deadline.
+      const holder = new pg.Client({ connectionString: process.env.DATABASE_URL });
+      await holder.connect();
+      const schema = (await server.db.query<{ s: string }>("SELECT current_schema() AS s")).rows[0]?.s;
+      await holder.query("BEGIN");
+      await holder.query(`SELECT 1 FROM ${schema}.${server.table} WHERE session_id = 'locked' FOR UPDATE`);
+      try {
+        const error = await codeOf(client.save({ sessionId: "locked", data: { n: 2 } }, { timeoutMs: 300 }));
+        expect(error.code).toBe(Code.DeadlineExceeded);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const { rows } = await holder.query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO%'",
+        );
+        expect(rows[0].n).toBe(0);
+      } finally {
+        await holder.query("ROLLBACK");
+        await holder.end();
+      }
+      expect((await client.load({ sessionId: "locked" })).session?.data).toEqual({ n: 1 });
+    });
+  }
 
   it("reports the connection with backend, version and pool figures", async () => {
     const check = await client.checkConnection({});
