@@ -137,6 +137,15 @@ describe.each(backends())("SessionService over gRPC on $name", (backend) => {
     expect((await codeOf(client.load({ sessionId: "rs-bad" }))).code).toBe(Code.DataLoss);
   });
 
+  it("resumes a RestoreStream after the last session received", async () => {
+    const resumed = [];
+    for await (const message of client.restoreStream({ metadataFilter: { tenant: "rs" }, startAfter: "rs-2" })) {
+      resumed.push(message);
+    }
+    expect(resumed.flatMap((m) => m.sessions.map((s) => s.sessionId))).toEqual(["rs-3", "rs-4"]);
+    expect(resumed.at(-1)?.progress).toMatchObject({ restoredCount: 2n, failedCount: 1n, totalEstimate: 3n });
+  });
+
   it("stops a RestoreStream when the client cancels it", async () => {
     for (let i = 0; i < 30; i++) await save(`cancel-${i}`, { i }, { metadata: { tenant: "cancel" } });
     const abort = new AbortController();

@@ -56,6 +56,8 @@ export interface ListQuery {
 }
 
 export interface ScanQuery {
+  /** Start after this session_id ("" = from the beginning). */
+  startAfter?: string;
   includeInactive: boolean;
   metadataFilterJson: string | undefined;
   batchSize: number;
@@ -333,6 +335,10 @@ export function createSessionRepository(db: Db, table: string): SessionRepositor
     async countRestorable(query, signal) {
       const params: unknown[] = [];
       const where = filters({ ...query, includeInactive: true }, params);
+      if (query.startAfter) {
+        params.push(query.startAfter);
+        where.push(`session_id > $${params.length}`);
+      }
       const active = query.includeInactive ? "true" : "is_active";
       const sql = `SELECT
           count(*) FILTER (WHERE ${active} AND ${notExpired})::int8::text AS restorable,
@@ -343,7 +349,7 @@ export function createSessionRepository(db: Db, table: string): SessionRepositor
     },
 
     async *scan(query, signal) {
-      let after = "";
+      let after = query.startAfter ?? "";
       for (;;) {
         const params: unknown[] = [];
         const where = filters({ ...query, includeInactive: true }, params);

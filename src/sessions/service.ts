@@ -184,7 +184,7 @@ export function createSessionService({
     },
 
     async *restoreStream(req, ctx) {
-      const query = scanQuery(req, true);
+      const query = { ...scanQuery(req, true), startAfter: req.startAfter };
       const { restorable } = await repository.countRestorable(query, ctx.signal);
       const progress = { restoredCount: 0n, failedCount: 0n, totalEstimate: restorable };
       // One batch is read, converted and sent before the next is read: Connect writes each
