@@ -1,0 +1,154 @@
+// The published client as its users call it, against a real server on a real socket.
+import http2 from "node:http2";
+import net from "node:net";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { embedded } from "../../../test/support/databases.js";
+import { type RunningServer, startServer } from "../../../test/support/server.js";
+import { createSessionClient, restoreAll, toSessionData } from "../src/index.js";
+
+describe("toSessionData", () => {
+  it("keeps what JSON can hold and converts what it cannot, reporting every loss", () => {
+    class Message {
+      constructor(readonly content: string) {}
+      toJSON() {
+        return { type: "human", content: this.content };
+      }
+    }
+    const state: Record<string, unknown> = {
+      messages: [new Message("hi"), { role: "ai", callback: () => 1 }],
+      when: new Date("2024-01-02T03:04:05.000Z"),
+      big: 12345678901234567890n,
+      tags: new Set(["a", "b"]),
+      index: new Map([["k", 1]]),
+      bytes: new Uint8Array([1, 2, 3]),
+      missing: undefined,
+      sym: Symbol("x"),
+      nan: Number.NaN,
+      nul: "a\u0000b",
+    };
+    state.self = state;
+    const { data, dropped } = toSessionData(state);
+    expect(data).toEqual({
+      messages: [{ type: "human", content: "hi" }, { role: "ai" }],
+      when: "2024-01-02T03:04:05.000Z",
+      big: "12345678901234567890",
+      tags: ["a", "b"],
+      index: { k: 1 },
+      bytes: "AQID",
+      nul: "ab",
+    });
+    expect(dropped.map((d) => d.path).sort()).toEqual([
+      "data.messages[1].callback",
+      "data.nan",
+      "data.nul",
+      "data.self",
+      "data.sym",
+    ]);
+    expect(dropped.find((d) => d.path === "data.self")?.reason).toBe("circular reference");
+  });
+
+  it("skips a value over the size budget and keeps the rest", () => {
+    const { data, dropped } = toSessionData(
+      { small: { a: 1 }, memory: { blob: "x".repeat(5000) } },
+      { maxValueBytes: 1000 },
+    );
+    expect(data).toEqual({ small: { a: 1 }, memory: {} });
+    expect(dropped.map((d) => d.path)).toEqual(["data.memory.blob"]);
+  });
+});
+
+describe("createSessionClient against a live server", () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer(embedded);
+  });
+  afterAll(async () => server.stop());
+
+  it.each(["grpc", "connect", "grpc-web"] as const)("saves and loads over %s", async (protocol) => {
+    const client = createSessionClient({ baseUrl: server.url, protocol, timeoutMs: 5000 });
+    const { data } = toSessionData({ messages: [{ content: protocol }], at: new Date(0) });
+    await client.save({ sessionId: `c-${protocol}`, data });
+    expect((await client.load({ sessionId: `c-${protocol}` })).session?.data).toEqual(data);
+  });
+
+  it("restores every session into a Map, reporting progress", async () => {
+    const client = createSessionClient({ baseUrl: server.url });
+    for (let i = 0; i < 7; i++) await client.save({ sessionId: `r-${i}`, data: { i }, metadata: { app: "restore" } });
+    const progress: number[] = [];
+    const { sessions, failures } = await restoreAll(client, {
+      filter: { app: "restore" },
+      batchSize: 2,
+      onProgress: (p) => progress.push(p.restored),
+    });
+    expect([...sessions.keys()].sort()).toEqual(["r-0", "r-1", "r-2", "r-3", "r-4", "r-5", "r-6"]);
+    expect(sessions.get("r-3")?.data).toEqual({ i: 3 });
+    expect(failures).toEqual([]);
+    expect(progress).toEqual([2, 4, 6, 7, 7]);
+  });
+});
+
+describe("retries", () => {
+  const freePort = async () => {
+    const probe = net.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+    const { port } = probe.address() as net.AddressInfo;
+    await new Promise((resolve) => probe.close(resolve));
+    return port;
+  };
+
+  it("retries a side-effect-free call on UNAVAILABLE until the server is up", async () => {
+    const port = await freePort();
+    const retries: number[] = [];
+    const client = createSessionClient({
+      baseUrl: `http://127.0.0.1:${port}`,
+      timeoutMs: 20_000,
+      retry: { maxAttempts: 30, initialBackoffMs: 100, maxBackoffMs: 400, onRetry: (r) => retries.push(r.attempt) },
+    });
+    const pending = client.checkConnection({});
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const server = await startServer(embedded, undefined, port);
+    try {
+      expect((await pending).ok).toBe(true);
+      expect(retries.length).toBeGreaterThan(0);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("never retries a blind Save, but does retry a compare-and-set Save", async () => {
+    const port = await freePort();
+    const retried: string[] = [];
+    const client = createSessionClient({
+      baseUrl: `http://127.0.0.1:${port}`,
+      retry: { maxAttempts: 3, initialBackoffMs: 1, onRetry: (r) => retried.push(r.procedure) },
+    });
+    const blind = await client.save({ sessionId: "x", data: {} }).catch((e: unknown) => ConnectError.from(e));
+    expect((blind as ConnectError).code).toBe(Code.Unavailable);
+    expect(retried).toEqual([]);
+    await client.save({ sessionId: "x", data: {}, expectedVersion: 0n }).catch(() => undefined);
+    expect(retried).toEqual(["isotope.session.v1.SessionService/Save", "isotope.session.v1.SessionService/Save"]);
+  });
+});
+
+describe("the bearer token", () => {
+  it("is sent on every call", async () => {
+    const seen: Array<string | undefined> = [];
+    const server = http2.createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      res.writeHead(200, { "content-type": "application/grpc" });
+      res.addTrailers({ "grpc-status": "12", "grpc-message": "unimplemented" });
+      res.end();
+    });
+    const sessions: http2.ServerHttp2Session[] = [];
+    server.on("session", (session) => sessions.push(session));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as net.AddressInfo;
+    const client = createSessionClient({ baseUrl: `http://127.0.0.1:${port}`, token: "t0k3n" });
+    await client.load({ sessionId: "a" }).catch(() => undefined);
+    await client.statistics({}).catch(() => undefined);
+    expect(seen).toEqual(["Bearer t0k3n", "Bearer t0k3n"]);
+    for (const session of sessions) session.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+});
