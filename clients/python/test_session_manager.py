@@ -1,0 +1,70 @@
+"""The drop-in SessionManager against a live server (ISOTOPE_SESSIONS_TARGET), as the seed's engine uses it."""
+
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from isotope_sessions import SessionManager, get_postgres_session_manager  # noqa: E402
+
+
+class SeedApiTest(unittest.TestCase):
+    manager = SessionManager()
+
+    def test_save_load_list_delete_like_the_seed(self):
+        m = self.manager
+        data = {"messages": [{"role": "user", "content": "你好"}, {"role": "ai", "content": "hi"}],
+                "metadata": {"turns": 2}, "files": {}, "tasks": []}
+        self.assertTrue(m.save_session("py-1", data, metadata={"name": "我的会话", "user_id": "user123"},
+                                       expires_in_hours=24))
+        self.assertEqual(m.load_session("py-1"), data)
+        listed = m.list_sessions(limit=10)
+        mine = [s for s in listed if s["session_id"] == "py-1"][0]
+        self.assertEqual(mine["metadata"], {"name": "我的会话", "user_id": "user123"})
+        self.assertEqual(mine["message_count"], 2)
+        self.assertTrue(mine["expires_at"].endswith("+00:00"))
+        self.assertTrue(m.delete_session("py-1", soft_delete=True))
+        self.assertIsNone(m.load_session("py-1"))
+        self.assertIn("py-1", [s["session_id"] for s in m.list_sessions(include_inactive=True)])
+        self.assertTrue(m.delete_session("py-1", soft_delete=False))
+        self.assertFalse(m.delete_session("py-1"))
+
+    def test_save_reports_bad_input_as_false(self):
+        self.assertFalse(self.manager.save_session("", {"a": 1}))
+        self.assertFalse(self.manager.save_session("bad", {"n": float("nan")}))
+
+    def test_serializes_what_json_cannot_hold(self):
+        import datetime
+        when = datetime.datetime(2024, 1, 2, 3, 4, 5)
+        self.assertTrue(self.manager.save_session("py-smart", {"when": when, "tags": {"a"}, "obj": object()}))
+        self.assertEqual(self.manager.load_session("py-smart"), {"when": when.isoformat(), "tags": ["a"], "obj": None})
+
+    def test_statistics_cleanup_restore_and_connection(self):
+        m = self.manager
+        self.assertTrue(m.save_session("py-exp", {"messages": []}, expires_in_hours=0.0000003))
+        time.sleep(0.05)
+        self.assertIsNone(m.load_session("py-exp"))
+        stats = m.get_session_statistics()
+        for key in ("total_sessions", "active_sessions", "avg_messages_per_session", "expired_sessions"):
+            self.assertIn(key, stats)
+        self.assertGreaterEqual(m.cleanup_expired_sessions(), 1)
+        self.assertTrue(m.save_session("py-restore", {"messages": [1, 2, 3]}))
+        restored = m.restore_all_sessions()
+        self.assertGreaterEqual(restored["restored_count"], 1)
+        self.assertEqual(restored["sessions"]["py-restore"], {"messages": [1, 2, 3]})
+        self.assertTrue(m.test_connection())
+
+    def test_accessor_returns_one_shared_manager(self):
+        self.assertIs(get_postgres_session_manager(), get_postgres_session_manager())
+
+    def test_connection_failure_is_false_not_an_exception(self):
+        dead = SessionManager("127.0.0.1:9", timeout=1.0)
+        self.assertFalse(dead.test_connection())
+        self.assertFalse(dead.save_session("x", {}))
+        self.assertIsNone(dead.load_session("x"))
+
+
+if __name__ == "__main__":
+    unittest.main()
