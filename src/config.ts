@@ -15,6 +15,8 @@ export interface Config {
   table: string;
   limits: Limits;
   shutdownGraceMs: number;
+  /** Browser origins allowed to call (CORS); empty = none, "*" = any. */
+  corsOrigins: string[];
   logLevel: string;
   /** The config file that was read, if any (for the start-up log). */
   configFile: string | undefined;
@@ -85,6 +87,7 @@ export const settings = {
     min: 1024,
   },
   logLevel: { flag: "log-level", env: "LOG_LEVEL", file: ["log", "level"], kind: "string" },
+  corsOrigins: { flag: "cors-origins", env: "ISOTOPE_CORS_ORIGINS", file: ["server", "cors_origins"], kind: "string" },
 } as const satisfies Record<string, Setting>;
 
 export const defaults = {
@@ -184,12 +187,19 @@ export function loadConfig(
     table,
     limits,
     shutdownGraceMs: int("shutdownGraceMs") ?? defaults.shutdownGraceMs,
+    corsOrigins: listOf(read("corsOrigins")),
     logLevel,
     configFile: text === undefined ? undefined : configFile,
   };
 }
 
 type FileTree = Record<string, unknown>;
+
+/** A comma-separated string (flag, environment) or a YAML list, as a list of non-empty items. */
+function listOf(value: unknown): string[] {
+  const items = Array.isArray(value) ? value.map(String) : value === undefined ? [] : String(value).split(",");
+  return items.map((item) => item.trim()).filter((item) => item.length > 0);
+}
 
 function parseFlags(argv: readonly string[], problems: string[]): Map<string, string> {
   const flags = new Map<string, string>();

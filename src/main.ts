@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   const { applied } = await migrate(db, { table: config.table }, log);
   if (applied.length > 0) log.info({ applied }, "migrations applied");
   const repository = createSessionRepository(db, config.table);
-  const server = createServer({ db, repository, limits: config.limits, log });
+  const server = createServer({ db, repository, limits: config.limits, log, corsOrigins: config.corsOrigins });
   const port = await server.listen(config.port, config.host);
   log.info({ port, host: config.host ?? "all interfaces", backend: db.backend, database: db.location }, "serving");
 

@@ -16,6 +16,7 @@ import type { Logger } from "pino";
 import { file_health_v1_health, HealthCheckResponse_ServingStatus } from "../gen/health/v1/health_pb.js";
 import { file_isotope_session_v1_session, SessionService } from "../gen/isotope/session/v1/session_pb.js";
 import type { Limits } from "./config.js";
+import { withCors } from "./cors.js";
 import type { Db } from "./db/database.js";
 import { createHealth } from "./health.js";
 import { createDrain, errorInterceptor, loggingInterceptor } from "./interceptors.js";
@@ -31,6 +32,8 @@ export interface ServerDeps {
   log: Logger;
   /** How often the database is probed for health (ms). */
   healthProbeMs?: number;
+  /** Browser origins allowed by CORS ("*" = any); none by default. */
+  corsOrigins?: readonly string[];
 }
 
 export interface Server {
@@ -45,7 +48,14 @@ export interface Server {
 
 const sessionServiceName = SessionService.typeName;
 
-export function createServer({ db, repository, limits, log, healthProbeMs = 2000 }: ServerDeps): Server {
+export function createServer({
+  db,
+  repository,
+  limits,
+  log,
+  healthProbeMs = 2000,
+  corsOrigins = [],
+}: ServerDeps): Server {
   const health = createHealth();
   const drain = createDrain();
   const shutdown = new AbortController();
@@ -68,7 +78,7 @@ export function createServer({ db, repository, limits, log, healthProbeMs = 2000
     shutdownSignal: shutdown.signal,
   });
 
-  const listener = createDualListener(handler);
+  const listener = createDualListener(withCors(corsOrigins, handler));
   const server = listener.net;
   const sessions = new Set<Http2Session>();
   listener.http2.on("session", (session) => {

@@ -16,6 +16,7 @@ import { ServerReflection, ServerReflectionRequestSchema } from "../gen/grpc/ref
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/health/v1/health_pb.js";
 import { SessionService } from "../gen/isotope/session/v1/session_pb.js";
 import { embedded } from "./support/databases.js";
+import { readmeSnippet } from "./support/readme.js";
 import { type RunningServer, startServer } from "./support/server.js";
 
 const run = promisify(execFile);
@@ -126,6 +127,49 @@ describe("Connect JSON over HTTP/1.1 with plain fetch", () => {
     expect(response.status).toBe(404);
     expect(await response.json()).toMatchObject({ code: "not_found" });
   });
+});
+
+describe("CORS for browser pages on another origin", () => {
+  it("answers the preflight and allows a configured origin, and only that one", async () => {
+    const target = `${server.url}/isotope.session.v1.SessionService/Load`;
+    const preflight = await fetch(target, {
+      method: "OPTIONS",
+      headers: {
+        origin: "https://engine.example",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type,connect-protocol-version",
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("https://engine.example");
+    expect(preflight.headers.get("access-control-allow-headers")).toMatch(/connect-protocol-version/i);
+
+    const call = await fetch(target, {
+      method: "POST",
+      headers: { origin: "https://engine.example", "content-type": "application/json" },
+      body: JSON.stringify({ session_id: "nobody" }),
+    });
+    expect(call.headers.get("access-control-allow-origin")).toBe("https://engine.example");
+    const stranger = await fetch(target, {
+      method: "POST",
+      headers: { origin: "https://evil.example", "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(stranger.headers.get("access-control-allow-origin")).toBeNull();
+  });
+});
+
+describe("the README's shell lines", () => {
+  it.each(["curl", "buf-curl"])(
+    "%s lines run as written",
+    async (name) => {
+      const { stdout } = await run("bash", ["-euo", "pipefail", "-c", readmeSnippet(name, "sh")], {
+        env: { ...process.env, SESSIONS: server.url },
+      });
+      expect(stdout.replace(/\s/g, "")).toContain('"sessionId":"s1"');
+    },
+    60_000,
+  );
 });
 
 describe("gRPC-Web and the browser's Connect transport", () => {

@@ -34,13 +34,25 @@ export function capturingLogger(lines: Array<Record<string, unknown>>): Logger {
   return pino({ level: "debug" }, sink);
 }
 
-export async function startServer(backend: Backend, limits: Limits = testLimits, port = 0): Promise<RunningServer> {
+export async function startServer(
+  backend: Backend,
+  limits: Limits = testLimits,
+  port = 0,
+  corsOrigins: string[] = ["https://engine.example"],
+): Promise<RunningServer> {
   const { db, cleanup } = await backend.open();
   const table = "isotope_sessions";
   const logs: Array<Record<string, unknown>> = [];
   const log = capturingLogger(logs);
   await migrate(db, { table }, log);
-  const server = createServer({ db, repository: createSessionRepository(db, table), limits, log, healthProbeMs: 200 });
+  const server = createServer({
+    db,
+    repository: createSessionRepository(db, table),
+    limits,
+    log,
+    healthProbeMs: 200,
+    corsOrigins,
+  });
   const bound = await server.listen(port, "127.0.0.1");
   return {
     url: `http://127.0.0.1:${bound}`,
