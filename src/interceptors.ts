@@ -69,11 +69,17 @@ export function loggingInterceptor(log: Logger): Interceptor {
     };
     const finish = (error: unknown) => {
       const duration_ms = Math.round((performance.now() - started) * 100) / 100;
-      if (error === undefined) {
+      // A peer that went away mid-stream ends the call early (or as a write error): it is a
+      // cancel (or the deadline), not a success and not a fault.
+      if (error === undefined && !req.signal.aborted) {
         log.info({ ...fields, code: "ok", duration_ms }, "rpc");
         return;
       }
-      const connectError = ConnectError.from(error);
+      const connectError = !req.signal.aborted
+        ? ConnectError.from(error)
+        : req.signal.reason instanceof ConnectError
+          ? req.signal.reason
+          : new ConnectError("the client went away", Code.Canceled);
       const code = Code[connectError.code].replace(/[A-Z]/g, (c, i) => (i ? "_" : "") + c.toLowerCase());
       if (connectError.code === Code.Internal || connectError.code === Code.Unknown) {
         log.error({ ...fields, code, duration_ms, err: connectError.cause ?? connectError }, "rpc failed");

@@ -78,7 +78,7 @@ export function createServer({
     shutdownSignal: shutdown.signal,
   });
 
-  const listener = createDualListener(withCors(corsOrigins, handler));
+  const listener = createDualListener(withCors(corsOrigins, releaseOnClose(handler)));
   const server = listener.net;
   const sessions = new Set<Http2Session>();
   listener.http2.on("session", (session) => {
@@ -156,8 +156,11 @@ export function createServer({
         shutdown.abort(new ConnectError("server is shutting down", Code.Unavailable));
       }
       // Calls already on the wire still get their UNAVAILABLE rather than a refused stream.
-      await new Promise((resolve) => setTimeout(resolve, 250));
-      await drain.idle();
+      // Bounded: a handler stuck writing to a peer that never reads must not hold the exit.
+      await Promise.race([
+        new Promise((resolve) => setTimeout(resolve, 250)).then(() => drain.idle()),
+        new Promise((resolve) => setTimeout(resolve, 1000).unref()),
+      ]);
       // Final GOAWAY, let the last responses and trailers flush, then cut whatever is still open
       // (idle HTTP/1.1 keep-alive connections, peers that never read).
       for (const session of sessions) if (!session.closed) session.close();
@@ -166,6 +169,25 @@ export function createServer({
       for (const socket of sockets) socket.destroy();
       await closed;
     },
+  };
+}
+
+type NodeHandler = ReturnType<typeof connectNodeAdapter>;
+
+/**
+ * A response stream whose peer went away (connection reset, stream cancelled) closes without an
+ * "error" event, and connect-node's writer waits for "drain" or "error" forever: the handler of an
+ * abandoned RestoreStream would stay suspended, holding its batch and the drain count. Turning
+ * such a close into an error lets the writer fail and the handler finish.
+ */
+function releaseOnClose(handler: NodeHandler): NodeHandler {
+  return (req, res) => {
+    res.once("close", () => {
+      if (!res.writableFinished && res.listenerCount("error") > 0) {
+        res.emit("error", new Error("the client closed the stream before the response was complete"));
+      }
+    });
+    handler(req, res);
   };
 }
 

@@ -163,6 +163,16 @@ describe.each(backends())("SessionService over gRPC on $name", (backend) => {
     );
     expect(error.code).toBe(Code.Canceled);
     expect(received).toBe(3);
+    // The server's handler ends too (it must not stay suspended on a write nobody reads).
+    const ended = async () => {
+      for (let i = 0; i < 50; i++) {
+        const line = server.logs.find((l) => l.procedure === "isotope.session.v1.SessionService/RestoreStream");
+        if (line) return line;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      return undefined;
+    };
+    expect(await ended()).toBeDefined();
     // The server is still healthy after the abandoned stream.
     expect((await client.checkConnection({})).ok).toBe(true);
   });

@@ -50,9 +50,10 @@ export async function restoreAll(client: SessionClient, options: RestoreAllOptio
       throw new ConnectError("RestoreStream ended without its done message", Code.Unavailable);
     } catch (caught) {
       const error = ConnectError.from(caught);
-      // Resuming a read is always safe; connect-node reports a broken HTTP/2 stream as INTERNAL.
-      const retryable = error.code === Code.Unavailable || error.code === Code.Internal;
-      if (!retryable || resumes >= (options.maxResumes ?? 5) || options.signal?.aborted) throw caught;
+      // Resuming a read is always safe. connect-node reports a broken HTTP/2 stream as INTERNAL or
+      // CANCELED; a cancel we did not ask for (no aborted signal) is a broken stream too.
+      const broken = [Code.Unavailable, Code.Internal, Code.Canceled].includes(error.code);
+      if (!broken || resumes >= (options.maxResumes ?? 5) || options.signal?.aborted) throw caught;
       await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * 2 ** resumes)));
     }
   }

@@ -88,6 +88,53 @@ describe("createSessionClient against a live server", () => {
   });
 });
 
+describe("restoreAll when the connection breaks", () => {
+  it("resumes after the last session received and still returns every session once", async () => {
+    const server = await startServer(embedded);
+    // A real TCP hop between client and server that can be cut mid-stream.
+    const sockets = new Set<net.Socket>();
+    let connections = 0;
+    const proxy = net.createServer((inbound) => {
+      connections++;
+      const outbound = net.connect(server.port, "127.0.0.1");
+      inbound.pipe(outbound).pipe(inbound);
+      for (const socket of [inbound, outbound]) {
+        sockets.add(socket);
+        socket.on("error", () => {});
+        socket.on("close", () => sockets.delete(socket));
+      }
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    try {
+      const direct = createSessionClient({ baseUrl: server.url });
+      // More than HTTP/2's flow-control window, so the stream is still flowing when it is cut.
+      const ids = Array.from({ length: 120 }, (_, i) => `cut-${String(i).padStart(3, "0")}`);
+      for (const id of ids)
+        await direct.save({ sessionId: id, data: { pad: "x".repeat(4096) }, metadata: { app: "cut" } });
+      const { port } = proxy.address() as net.AddressInfo;
+      const client = createSessionClient({ baseUrl: `http://127.0.0.1:${port}` });
+      let cut = false;
+      const { sessions } = await restoreAll(client, {
+        filter: { app: "cut" },
+        batchSize: 1,
+        onProgress: ({ restored }) => {
+          if (restored === 2 && !cut) {
+            cut = true;
+            for (const socket of sockets) socket.destroy();
+          }
+        },
+      });
+      expect(cut).toBe(true);
+      expect(connections).toBeGreaterThanOrEqual(2);
+      expect([...sessions.keys()].sort()).toEqual(ids);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+      await server.stop();
+    }
+  });
+});
+
 describe("retries", () => {
   const freePort = async () => {
     const probe = net.createServer();
