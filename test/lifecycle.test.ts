@@ -3,7 +3,6 @@
 // configuration refused with every problem listed.
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
@@ -12,6 +11,7 @@ import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { SessionService } from "../gen/isotope/session/v1/session_pb.js";
 import { postgresUrl } from "./support/databases.js";
+import { freePort } from "./support/ports.js";
 
 interface Service {
   child: ChildProcessWithoutNullStreams;
@@ -20,14 +20,6 @@ interface Service {
   lines: () => Array<Record<string, unknown>>;
   /** The exit code, or the signal's name when a signal ended the process. */
   exited: Promise<number | string>;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Starts `node --import tsx src/main.ts` and resolves once it logs "serving". */

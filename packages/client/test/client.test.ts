@@ -4,6 +4,7 @@ import net from "node:net";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { embedded } from "../../../test/support/databases.js";
+import { freePort } from "../../../test/support/ports.js";
 import { type RunningServer, startServer } from "../../../test/support/server.js";
 import { createSessionClient, restoreAll, toSessionData } from "../src/index.js";
 
@@ -136,14 +137,6 @@ describe("restoreAll when the connection breaks", () => {
 });
 
 describe("retries", () => {
-  const freePort = async () => {
-    const probe = net.createServer();
-    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-    const { port } = probe.address() as net.AddressInfo;
-    await new Promise((resolve) => probe.close(resolve));
-    return port;
-  };
-
   it("retries a side-effect-free call on UNAVAILABLE until the server is up", async () => {
     const port = await freePort();
     const retries: number[] = [];
