@@ -5,6 +5,7 @@
  * and `close()` drains in-flight RPCs within a grace period.
  */
 
+import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
 import type { Http2Session } from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
@@ -59,6 +60,8 @@ export function createServer({
   const health = createHealth();
   const drain = createDrain();
   const shutdown = new AbortController();
+  // Every in-flight handler listens on this signal: hundreds at once is normal, not a leak.
+  setMaxListeners(0, shutdown.signal);
 
   const routes = (router: ConnectRouter) => {
     router.service(SessionService, createSessionService({ db, repository, limits }));
