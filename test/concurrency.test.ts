@@ -1,5 +1,6 @@
 // Concurrent writers through the real server, on every backend: compare-and-set loses no update,
 // blind writes are last-writer-wins with one version per write, and a create race has one winner.
+import type { JsonValue } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,24 +17,25 @@ describe.each(backends())("concurrent writers on $name", (backend) => {
   let server: RunningServer;
   // One transport (one HTTP/2 connection) per writer, as 32 engines would have.
   let clients: Array<Client<typeof SessionService>>;
+  let reader: Client<typeof SessionService>;
 
   beforeAll(async () => {
     server = await startServer(backend);
-    clients = Array.from({ length: writers }, () =>
-      createClient(SessionService, createGrpcTransport({ baseUrl: server.url })),
-    );
+    const connect = () => createClient(SessionService, createGrpcTransport({ baseUrl: server.url }));
+    clients = Array.from({ length: writers }, connect);
+    reader = connect();
   });
   afterAll(async () => server.stop());
 
   it(`${writers} writers × ${messagesPerWriter} messages through Load → Save(expected_version) lose nothing`, {
     timeout: 240_000,
   }, async () => {
-    await clients[0]?.save({ sessionId: "cas", data: { messages: [] }, expectedVersion: 0n });
+    await reader.save({ sessionId: "cas", data: { messages: [] }, expectedVersion: 0n });
     let conflicts = 0;
     const append = async (client: Client<typeof SessionService>, writer: number, n: number) => {
       for (let attempt = 0; ; attempt++) {
         const { session } = await client.load({ sessionId: "cas" });
-        const messages = (session?.data?.messages ?? []) as unknown[];
+        const messages = (session?.data?.messages ?? []) as JsonValue[];
         try {
           await client.save({
             sessionId: "cas",
@@ -55,7 +57,7 @@ describe.each(backends())("concurrent writers on $name", (backend) => {
       }),
     );
 
-    const { session } = await clients[0]!.load({ sessionId: "cas" });
+    const { session } = await reader.load({ sessionId: "cas" });
     const messages = session?.data?.messages as Array<{ writer: number; n: number }>;
     expect(messages).toHaveLength(writers * messagesPerWriter);
     expect(session?.version).toBe(BigInt(writers * messagesPerWriter + 1));
@@ -86,10 +88,10 @@ describe.each(backends())("concurrent writers on $name", (backend) => {
     expect(acknowledged.sort((a, b) => (a < b ? -1 : 1))).toEqual(
       Array.from({ length: writers * perWriter }, (_, i) => BigInt(i + 1)),
     );
-    const { session } = await clients[0]!.load({ sessionId: "blind" });
+    const { session } = await reader.load({ sessionId: "blind" });
     expect(session?.version).toBe(BigInt(writers * perWriter));
     // The stored data is one writer's last write, whole.
-    const { writer, n } = session?.data as { writer: number; n: number };
+    const { writer, n } = (session?.data ?? {}) as { writer: number; n: number };
     expect(n).toBe(perWriter - 1);
     expect(writer).toBeGreaterThanOrEqual(0);
     expect(writer).toBeLessThan(writers);
@@ -105,7 +107,7 @@ describe.each(backends())("concurrent writers on $name", (backend) => {
       const lost = results.filter((r) => r.status === "rejected");
       expect(won).toHaveLength(1);
       expect(lost.map((r) => ConnectError.from(r.reason).code)).toEqual([Code.Aborted]);
-      const stored = await clients[0]!.load({ sessionId });
+      const stored = await reader.load({ sessionId });
       const winner = results.findIndex((r) => r.status === "fulfilled");
       expect(stored.session?.data).toEqual({ winner });
       expect(stored.session?.version).toBe(1n);
