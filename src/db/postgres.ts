@@ -90,6 +90,13 @@ export async function openPostgres(options: PostgresOptions, log: Logger): Promi
     if (signal?.aborted) throw new DatabaseAbortError(signal.reason);
     const client = await pool.connect();
     let broken: Error | undefined;
+    // pg emits "error" on a client whose connection dies (the server shut down, a backend was
+    // terminated) even while a query holds it — after failing that query. The pool listens only
+    // while the client is idle: without this listener a database restart would crash the process.
+    const onError = (error: Error) => {
+      broken = error;
+    };
+    client.on("error", onError);
     try {
       return await fn(client);
     } catch (error) {
@@ -99,6 +106,7 @@ export async function openPostgres(options: PostgresOptions, log: Logger): Promi
       }
       throw error;
     } finally {
+      client.off("error", onError);
       client.release(broken);
     }
   };

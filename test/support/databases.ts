@@ -35,19 +35,27 @@ export const embedded: Backend = {
 
 export const postgres: Backend = {
   name: "postgres",
-  async open(log = silentLogger()) {
+  open(log = silentLogger()) {
     if (!postgresUrl) throw new Error("DATABASE_URL is not set");
+    return postgresAt(postgresUrl).open(log);
+  },
+};
+
+/** PostgreSQL at `url` (a test's own cluster, say), one schema per open(). */
+export const postgresAt = (url: string, pool: { poolMax?: number; connectTimeoutMs?: number } = {}): Backend => ({
+  name: "postgres",
+  async open(log = silentLogger()) {
     const schema = `t_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
-    const admin = new pg.Client({ connectionString: postgresUrl });
+    const admin = new pg.Client({ connectionString: url });
     await admin.connect();
     await admin.query(`CREATE SCHEMA ${schema}`);
     await admin.end();
     const db = await openPostgres(
       {
-        connectionString: postgresUrl,
-        poolMax: 5,
+        connectionString: url,
+        poolMax: pool.poolMax ?? 5,
         statementTimeoutMs: 10_000,
-        connectTimeoutMs: 5_000,
+        connectTimeoutMs: pool.connectTimeoutMs ?? 5_000,
         searchPath: schema,
       },
       log,
@@ -56,14 +64,14 @@ export const postgres: Backend = {
       db,
       async cleanup() {
         await db.close();
-        const dropper = new pg.Client({ connectionString: postgresUrl });
+        const dropper = new pg.Client({ connectionString: url });
         await dropper.connect();
         await dropper.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
         await dropper.end();
       },
     };
   },
-};
+});
 
 /** Every backend this run can test: PGlite, plus PostgreSQL when DATABASE_URL is set. */
 export function backends(): Backend[] {
