@@ -17,6 +17,8 @@ export interface Config {
   shutdownGraceMs: number;
   /** Browser origins allowed to call (CORS); empty = none, "*" = any. */
   corsOrigins: string[];
+  /** Where blind Saves are journaled while the database is unavailable; undefined = no spool. */
+  spoolDir: string | undefined;
   logLevel: string;
   /** The config file that was read, if any (for the start-up log). */
   configFile: string | undefined;
@@ -55,6 +57,7 @@ export const settings = {
   },
   databaseUrl: { flag: "database-url", env: "DATABASE_URL", file: ["storage", "database_url"], kind: "string" },
   dataDir: { flag: "data-dir", env: "ISOTOPE_DATA_DIR", file: ["storage", "data_dir"], kind: "string" },
+  spoolDir: { flag: "spool-dir", env: "ISOTOPE_SPOOL_DIR", file: ["storage", "spool_dir"], kind: "string" },
   table: { flag: "table", env: "ISOTOPE_TABLE", file: ["storage", "table"], kind: "string" },
   poolMax: { flag: "pool-max", env: "ISOTOPE_POOL_MAX", file: ["storage", "pool_max"], kind: "int", min: 1 },
   statementTimeoutMs: {
@@ -164,6 +167,7 @@ export function loadConfig(
   );
 
   const table = str("table") ?? defaults.table;
+  const spoolDir = str("spoolDir");
   if (!/^[a-z_][a-z0-9_]{0,54}$/.test(table)) {
     problems.push(`table: "${table}" is not a valid table name (lower-case letters, digits, _; at most 55)`);
   }
@@ -188,6 +192,7 @@ export function loadConfig(
     limits,
     shutdownGraceMs: int("shutdownGraceMs") ?? defaults.shutdownGraceMs,
     corsOrigins: listOf(read("corsOrigins")),
+    spoolDir: spoolDir === undefined ? undefined : resolve(spoolDir),
     logLevel,
     configFile: text === undefined ? undefined : configFile,
   };

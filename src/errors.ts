@@ -71,3 +71,8 @@ function isConnectionLoss(error: unknown): boolean {
     error.message,
   );
 }
+
+/** True when `error` means the database cannot be reached now (what the spool falls back on). */
+export function isUnavailable(error: unknown): boolean {
+  return !(error instanceof DatabaseAbortError) && toConnectError(error).code === Code.Unavailable;
+}

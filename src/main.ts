@@ -8,6 +8,7 @@ import { migrate } from "./db/migrate.js";
 import { openDatabase } from "./db/open.js";
 import { createServer } from "./server.js";
 import { createSessionRepository } from "./sessions/repository.js";
+import { openSpool } from "./sessions/spool.js";
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
@@ -31,7 +32,16 @@ async function main(): Promise<void> {
   const { applied } = await migrate(db, { table: config.table }, log);
   if (applied.length > 0) log.info({ applied }, "migrations applied");
   const repository = createSessionRepository(db, config.table);
-  const server = createServer({ db, repository, limits: config.limits, log, corsOrigins: config.corsOrigins });
+  const spool = config.spoolDir === undefined ? undefined : await openSpool(config.spoolDir, repository, log);
+  if (spool) log.info({ spool_dir: spool.directory, pending: spool.status().pending }, "outage spool enabled");
+  const server = createServer({
+    db,
+    repository,
+    limits: config.limits,
+    log,
+    corsOrigins: config.corsOrigins,
+    spool,
+  });
   const port = await server.listen(config.port, config.host);
   log.info({ port, host: config.host ?? "all interfaces", backend: db.backend, database: db.location }, "serving");
 
@@ -41,6 +51,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal, grace_ms: config.shutdownGraceMs }, "shutting down");
     await server.close(config.shutdownGraceMs);
+    await spool?.close();
     await db.close();
     log.info("stopped");
     process.exit(0);

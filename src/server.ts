@@ -25,6 +25,7 @@ import { createDualListener } from "./listener.js";
 import { registerReflection } from "./reflection.js";
 import type { SessionRepository } from "./sessions/repository.js";
 import { createSessionService } from "./sessions/service.js";
+import type { Spool } from "./sessions/spool.js";
 
 export interface ServerDeps {
   db: Db;
@@ -35,6 +36,8 @@ export interface ServerDeps {
   healthProbeMs?: number;
   /** Browser origins allowed by CORS ("*" = any); none by default. */
   corsOrigins?: readonly string[];
+  /** The outage journal (blind Saves while the database is down); replayed when it is back. */
+  spool?: Spool;
 }
 
 export interface Server {
@@ -56,6 +59,7 @@ export function createServer({
   log,
   healthProbeMs = 2000,
   corsOrigins = [],
+  spool,
 }: ServerDeps): Server {
   const health = createHealth();
   const drain = createDrain();
@@ -64,7 +68,7 @@ export function createServer({
   setMaxListeners(0, shutdown.signal);
 
   const routes = (router: ConnectRouter) => {
-    router.service(SessionService, createSessionService({ db, repository, limits }));
+    router.service(SessionService, createSessionService({ db, repository, limits, spool }));
     health.registerOn(router);
     registerReflection(router, [describedSessionFile(), file_health_v1_health]);
   };
@@ -111,8 +115,12 @@ export function createServer({
   const probe = async () => {
     let serving = false;
     try {
-      await repository.ping(AbortSignal.timeout(Math.max(500, healthProbeMs)));
+      const { now } = await repository.ping(AbortSignal.timeout(Math.max(500, healthProbeMs)));
       serving = true;
+      if (spool) {
+        spool.observeDatabaseClock(now);
+        if (spool.status().pending > 0) void spool.replayAll();
+      }
     } catch {
       serving = false;
     }

@@ -87,6 +87,23 @@ export interface CleanupOptions {
   onBatch?: (counts: { expired: number; purged: number }) => void;
 }
 
+/** A blind Save taken while the database was unavailable (see spool.ts), replayed in order. */
+export interface SpooledWrite {
+  seq: number;
+  sessionId: string;
+  dataJson: string;
+  /** undefined keeps the stored metadata, as in SaveInput. */
+  metadataJson: string | undefined;
+  expiresAt: Micros | undefined;
+  /** When it was spooled, on the service's estimate of the database clock. */
+  spooledAt: Micros;
+}
+
+export type ReplayResult =
+  | { kind: "applied"; version: bigint }
+  /** The session was written in the database after the first write was spooled: nothing applied. */
+  | { kind: "conflict"; currentVersion: bigint; lastUpdated: Micros };
+
 export interface SessionRepository {
   save(input: SaveInput, signal?: AbortSignal): Promise<SaveResult>;
   load(sessionId: string, includeInactive: boolean, signal?: AbortSignal): Promise<StoredSession | undefined>;
@@ -99,7 +116,14 @@ export interface SessionRepository {
   countRestorable(query: ScanQuery, signal?: AbortSignal): Promise<{ restorable: bigint; expired: bigint }>;
   /** Yields restorable sessions in session_id order, one keyset batch per round trip. */
   scan(query: ScanQuery, signal?: AbortSignal): AsyncGenerator<StoredSession[]>;
-  ping(signal?: AbortSignal): Promise<{ serverVersion: string }>;
+  /**
+   * Applies one session's spooled writes in order, in one transaction — unless the stored row
+   * changed after the first of them was spooled (last-writer-wins ordered by time: the database
+   * holds a later write), which is a conflict and changes nothing.
+   */
+  replaySpooled(sessionId: string, writes: readonly SpooledWrite[], signal?: AbortSignal): Promise<ReplayResult>;
+  /** A round trip; also returns the database clock, in microseconds since the epoch. */
+  ping(signal?: AbortSignal): Promise<{ serverVersion: string; now: Micros }>;
 }
 
 // Columns every read selects; casts make pg and PGlite return the same JavaScript types.
@@ -186,6 +210,8 @@ export function createSessionRepository(db: Db, table: string): SessionRepositor
       RETURNING ${columns(false)}, false AS created`;
   };
 
+  const lockForReplaySql = `SELECT COALESCE(version, 1)::int8::text AS version, ${micros("last_updated")} AS last_updated
+    FROM ${table} WHERE session_id = $1 FOR UPDATE`;
   const currentVersionSql = `SELECT COALESCE(version, 1)::int8::text AS version FROM ${table} WHERE session_id = $1`;
   const expiryInPastSql = `SELECT ${fromMicros("$1")} <= now() AS past`;
 
@@ -367,9 +393,40 @@ export function createSessionRepository(db: Db, table: string): SessionRepositor
       }
     },
 
+    async replaySpooled(sessionId, writes, signal) {
+      const first = writes[0];
+      if (first === undefined) throw new Error("replaySpooled: no writes");
+      return db.transaction(async (tx) => {
+        const { rows } = await tx.query<{ version: string; last_updated: string | null }>(lockForReplaySql, [
+          sessionId,
+        ]);
+        const current = rows[0];
+        if (current && BigInt(current.last_updated ?? 0) > first.spooledAt) {
+          return {
+            kind: "conflict",
+            currentVersion: BigInt(current.version),
+            lastUpdated: BigInt(current.last_updated ?? 0),
+          } as const;
+        }
+        let version = 0n;
+        for (const write of writes) {
+          const expiry: Expiry =
+            write.expiresAt === undefined ? { kind: "never" } : { kind: "at", micros: write.expiresAt };
+          const params = [sessionId, write.dataJson, write.metadataJson ?? null, write.expiresAt?.toString() ?? null];
+          const saved = await tx.query<SessionRow>(saveSql(expiry, undefined), params);
+          version = BigInt(saved.rows[0]?.version ?? 0);
+        }
+        return { kind: "applied", version } as const;
+      }, signal);
+    },
+
     async ping(signal) {
-      const { rows } = await db.query<{ version: string }>("SELECT version() AS version", [], signal);
-      return { serverVersion: rows[0]?.version ?? "" };
+      const { rows } = await db.query<{ version: string; now: string }>(
+        `SELECT version() AS version, ${micros("clock_timestamp()")} AS now`,
+        [],
+        signal,
+      );
+      return { serverVersion: rows[0]?.version ?? "", now: BigInt(rows[0]?.now ?? 0) };
     },
   };
 }

@@ -6,6 +6,7 @@
 import { create, type JsonObject } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import {
+  Durability,
   type RestoreFailure,
   RestoreFailureSchema,
   type Session,
@@ -14,14 +15,18 @@ import {
 } from "../../gen/isotope/session/v1/session_pb.js";
 import type { Limits } from "../config.js";
 import type { Db } from "../db/database.js";
+import { isUnavailable } from "../errors.js";
 import { decodePageToken, encodePageToken, parseStoredObject, toDuration, toSession, toTimestamp } from "./convert.js";
-import type { Expiry, ScanQuery, SessionRepository, StoredSession } from "./repository.js";
+import type { Expiry, ScanQuery, SessionRepository, SpooledWrite, StoredSession } from "./repository.js";
+import type { Spool } from "./spool.js";
 import * as validate from "./validate.js";
 
 export interface SessionServiceDeps {
   db: Db;
   repository: SessionRepository;
   limits: Limits;
+  /** The outage journal, when a spool directory is configured. */
+  spool?: Spool;
 }
 
 const defaultListLimit = 50;
@@ -30,6 +35,7 @@ export function createSessionService({
   db,
   repository,
   limits,
+  spool,
 }: SessionServiceDeps): ServiceImpl<typeof SessionService> {
   const metadataFilter = (filter: JsonObject | undefined) =>
     filter === undefined ? undefined : validate.jsonDocument(filter, "metadata_filter", limits);
@@ -63,13 +69,30 @@ export function createSessionService({
             ? { kind: "at", micros: validate.timestamp(req.expiry.value, "expires_at") }
             : { kind: "never" };
 
-      const result = await repository.save(
-        { sessionId, dataJson, metadataJson, expiry, expectedVersion: req.expectedVersion },
-        ctx.signal,
-      );
+      let result: Awaited<ReturnType<SessionRepository["save"]>>;
+      try {
+        // Writes spooled for this session go first, so this one lands after them (and a
+        // compare-and-set compares against them); while they cannot, the database is down.
+        if (spool && (await spool.settle(sessionId, ctx.signal)) !== undefined) {
+          throw new ConnectError("database unavailable, retry later", Code.Unavailable);
+        }
+        result = await repository.save(
+          { sessionId, dataJson, metadataJson, expiry, expectedVersion: req.expectedVersion },
+          ctx.signal,
+        );
+      } catch (error) {
+        // Only a blind write can be spooled: a compare-and-set cannot be checked without the database.
+        if (!spool || req.expectedVersion !== undefined || ctx.signal.aborted || !isUnavailable(error)) throw error;
+        const expiresAt =
+          expiry.kind === "never" ? undefined : expiry.kind === "in" ? spool.now() + expiry.micros : expiry.micros;
+        if (expiresAt !== undefined && expiresAt <= spool.now())
+          throw validate.invalidArgument("expires_at", "must be in the future");
+        const write = await spool.append({ sessionId, dataJson, metadataJson, expiresAt });
+        return { session: toSession(spooledRow(write, false)), created: false, durability: Durability.SPOOLED };
+      }
       switch (result.kind) {
         case "saved":
-          return { session: toSession(result.session), created: result.created };
+          return { session: toSession(result.session), created: result.created, durability: Durability.DATABASE };
         case "expiry-in-past":
           throw validate.invalidArgument("expires_at", "must be in the future");
         case "conflict":
@@ -93,9 +116,16 @@ export function createSessionService({
 
     async load(req, ctx) {
       const sessionId = validate.sessionId(req.sessionId);
+      const notFound = () => new ConnectError(`session_id: session "${sessionId}" not found`, Code.NotFound);
+      const spooled = await spool?.settle(sessionId, ctx.signal);
+      if (spooled !== undefined && spool) {
+        // The database is down and this session's newest write is in the journal: serve that.
+        if (spooled.expiresAt !== undefined && spooled.expiresAt <= spool.now()) throw notFound();
+        return { session: servable(spooledRow(spooled, true)), durability: Durability.SPOOLED };
+      }
       const row = await repository.load(sessionId, req.includeInactive, ctx.signal);
-      if (row === undefined) throw new ConnectError(`session_id: session "${sessionId}" not found`, Code.NotFound);
-      return { session: servable(row) };
+      if (row === undefined) throw notFound();
+      return { session: servable(row), durability: Durability.DATABASE };
     },
 
     async list(req, ctx) {
@@ -127,6 +157,10 @@ export function createSessionService({
 
     async delete(req, ctx) {
       const sessionId = validate.sessionId(req.sessionId);
+      // Spooled writes land first, so a Delete is never undone by a later replay.
+      if (spool && (await spool.settle(sessionId, ctx.signal)) !== undefined) {
+        throw new ConnectError("database unavailable, retry later", Code.Unavailable);
+      }
       const deleted = await repository.delete(sessionId, req.hard, ctx.signal);
       if (!deleted && !req.allowMissing) {
         throw new ConnectError(`session_id: session "${sessionId}" not found`, Code.NotFound);
@@ -206,7 +240,11 @@ export function createSessionService({
 
     async checkConnection(_req, ctx) {
       const started = performance.now();
-      const base = { backend: db.backend, database: db.location };
+      const base = {
+        backend: db.backend,
+        database: db.location,
+        spool: spool ? { enabled: true, ...mapValues(spool.status(), BigInt) } : { enabled: false },
+      };
       try {
         const { serverVersion } = await repository.ping(ctx.signal);
         const latency = toDuration(performance.now() - started);
@@ -217,6 +255,26 @@ export function createSessionService({
       }
     },
   };
+}
+
+/** A spooled write as a row: version 0 until the database assigns one on replay. */
+function spooledRow(write: SpooledWrite, withData: boolean): StoredSession {
+  const data = JSON.parse(write.dataJson) as { messages?: unknown };
+  return {
+    sessionId: write.sessionId,
+    dataJson: withData ? write.dataJson : undefined,
+    metadataJson: write.metadataJson ?? "{}",
+    createdAt: write.spooledAt,
+    lastUpdated: write.spooledAt,
+    expiresAt: write.expiresAt,
+    version: 0n,
+    isActive: true,
+    messageCount: BigInt(Array.isArray(data.messages) ? data.messages.length : 0),
+  };
+}
+
+function mapValues<K extends string, V, W>(record: Record<K, V>, fn: (value: V) => W): Record<K, W> {
+  return Object.fromEntries(Object.entries(record).map(([key, value]) => [key, fn(value as V)])) as Record<K, W>;
 }
 
 /** A row with its data, or DATA_LOSS when what is stored cannot be carried by a Struct. */

@@ -6,6 +6,7 @@ import type { Db } from "../../src/db/database.js";
 import { migrate } from "../../src/db/migrate.js";
 import { createServer } from "../../src/server.js";
 import { createSessionRepository } from "../../src/sessions/repository.js";
+import { openSpool, type Spool } from "../../src/sessions/spool.js";
 import type { Backend } from "./databases.js";
 
 export interface RunningServer {
@@ -15,6 +16,7 @@ export interface RunningServer {
   table: string;
   /** Every log line the server wrote, parsed. */
   logs: Array<Record<string, unknown>>;
+  spool: Spool | undefined;
   stop(): Promise<void>;
 }
 
@@ -39,15 +41,19 @@ export async function startServer(
   limits: Limits = testLimits,
   port = 0,
   corsOrigins: string[] = ["https://engine.example"],
+  spoolDir?: string,
 ): Promise<RunningServer> {
   const { db, cleanup } = await backend.open();
   const table = "isotope_sessions";
   const logs: Array<Record<string, unknown>> = [];
   const log = capturingLogger(logs);
   await migrate(db, { table }, log);
+  const repository = createSessionRepository(db, table);
+  const spool = spoolDir === undefined ? undefined : await openSpool(spoolDir, repository, log);
   const server = createServer({
     db,
-    repository: createSessionRepository(db, table),
+    repository,
+    spool,
     limits,
     log,
     healthProbeMs: 200,
@@ -60,8 +66,10 @@ export async function startServer(
     db,
     table,
     logs,
+    spool,
     async stop() {
       await server.close(2000);
+      await spool?.close();
       await cleanup();
     },
   };

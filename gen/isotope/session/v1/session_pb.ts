@@ -2,8 +2,8 @@
 // @generated from file isotope/session/v1/session.proto (package isotope.session.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file isotope/session/v1/session.proto.
  */
 export const file_isotope_session_v1_session: GenFile = /*@__PURE__*/
-  fileDesc("CiBpc290b3BlL3Nlc3Npb24vdjEvc2Vzc2lvbi5wcm90bxISaXNvdG9wZS5zZXNzaW9uLnYxIrwCCgdTZXNzaW9uEhIKCnNlc3Npb25faWQYASABKAkSJQoEZGF0YRgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKQoIbWV0YWRhdGEYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXBkYXRlZBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdmVyc2lvbhgHIAEoAxIRCglpc19hY3RpdmUYCCABKAgSFQoNbWVzc2FnZV9jb3VudBgJIAEoAyJYCg9WZXJzaW9uQ29uZmxpY3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDEhcKD2N1cnJlbnRfdmVyc2lvbhgDIAEoAyKUAgoLU2F2ZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIlCgRkYXRhGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIpCghtZXRhZGF0YRgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLwoKZXhwaXJlc19pbhgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkgAEjAKCmV4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAASHQoQZXhwZWN0ZWRfdmVyc2lvbhgGIAEoA0gBiAEBQggKBmV4cGlyeUITChFfZXhwZWN0ZWRfdmVyc2lvbiJNCgxTYXZlUmVzcG9uc2USLAoHc2Vzc2lvbhgBIAEoCzIbLmlzb3RvcGUuc2Vzc2lvbi52MS5TZXNzaW9uEg8KB2NyZWF0ZWQYAiABKAgiOwoLTG9hZFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIYChBpbmNsdWRlX2luYWN0aXZlGAIgASgIIjwKDExvYWRSZXNwb25zZRIsCgdzZXNzaW9uGAEgASgLMhsuaXNvdG9wZS5zZXNzaW9uLnYxLlNlc3Npb24iogEKC0xpc3RSZXF1ZXN0Eg0KBWxpbWl0GAEgASgFEg4KBm9mZnNldBgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEhgKEGluY2x1ZGVfaW5hY3RpdmUYBCABKAgSMAoPbWV0YWRhdGFfZmlsdGVyGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIUCgxpbmNsdWRlX2RhdGEYBiABKAgiVgoMTGlzdFJlc3BvbnNlEi0KCHNlc3Npb25zGAEgAygLMhsuaXNvdG9wZS5zZXNzaW9uLnYxLlNlc3Npb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIkgKDURlbGV0ZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRoYXJkGAIgASgIEhUKDWFsbG93X21pc3NpbmcYAyABKAgiLwoORGVsZXRlUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoCBIMCgRoYXJkGAIgASgIIhMKEVN0YXRpc3RpY3NSZXF1ZXN0ItYCChJTdGF0aXN0aWNzUmVzcG9uc2USFgoOdG90YWxfc2Vzc2lvbnMYASABKAMSFwoPYWN0aXZlX3Nlc3Npb25zGAIgASgDEhkKEWluYWN0aXZlX3Nlc3Npb25zGAMgASgDEhgKEGV4cGlyZWRfc2Vzc2lvbnMYBCABKAMSFgoOdG90YWxfbWVzc2FnZXMYBSABKAMSIAoYYXZnX21lc3NhZ2VzX3Blcl9zZXNzaW9uGAYgASgBEhgKEHRvdGFsX2RhdGFfYnl0ZXMYByABKAMSNQoRb2xkZXN0X2NyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKEWxhdGVzdF91cGRhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYChBjcmVhdGVkX2xhc3RfMjRoGAogASgDIogBCg5DbGVhbnVwUmVxdWVzdBITCgtoYXJkX2RlbGV0ZRgBIAEoCBI8ChlwdXJnZV9pbmFjdGl2ZV9vbGRlcl90aGFuGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCmJhdGNoX3NpemUYAyABKAUSDwoHZHJ5X3J1bhgEIAEoCCJrCg9DbGVhbnVwUmVzcG9uc2USFQoNZXhwaXJlZF9jb3VudBgBIAEoAxIUCgxwdXJnZWRfY291bnQYAiABKAMSKwoIZHVyYXRpb24YAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24icAoOUmVzdG9yZVJlcXVlc3QSGAoQaW5jbHVkZV9pbmFjdGl2ZRgBIAEoCBIwCg9tZXRhZGF0YV9maWx0ZXIYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhIKCmJhdGNoX3NpemUYAyABKAUiNAoOUmVzdG9yZUZhaWx1cmUSEgoKc2Vzc2lvbl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkivwEKD1Jlc3RvcmVSZXNwb25zZRIWCg5yZXN0b3JlZF9jb3VudBgBIAEoAxIUCgxmYWlsZWRfY291bnQYAiABKAMSMgoGZmFpbGVkGAMgAygLMiIuaXNvdG9wZS5zZXNzaW9uLnYxLlJlc3RvcmVGYWlsdXJlEh0KFXNraXBwZWRfZXhwaXJlZF9jb3VudBgEIAEoAxIrCghkdXJhdGlvbhgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKeAQoUUmVzdG9yZVN0cmVhbVJlcXVlc3QSGAoQaW5jbHVkZV9pbmFjdGl2ZRgBIAEoCBIwCg9tZXRhZGF0YV9maWx0ZXIYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhIKCmJhdGNoX3NpemUYAyABKAUSEQoJb21pdF9kYXRhGAQgASgIEhMKC3N0YXJ0X2FmdGVyGAUgASgJIlcKD1Jlc3RvcmVQcm9ncmVzcxIWCg5yZXN0b3JlZF9jb3VudBgBIAEoAxIUCgxmYWlsZWRfY291bnQYAiABKAMSFgoOdG90YWxfZXN0aW1hdGUYAyABKAMiwQEKFVJlc3RvcmVTdHJlYW1SZXNwb25zZRItCghzZXNzaW9ucxgBIAMoCzIbLmlzb3RvcGUuc2Vzc2lvbi52MS5TZXNzaW9uEjQKCGZhaWx1cmVzGAIgAygLMiIuaXNvdG9wZS5zZXNzaW9uLnYxLlJlc3RvcmVGYWlsdXJlEjUKCHByb2dyZXNzGAMgASgLMiMuaXNvdG9wZS5zZXNzaW9uLnYxLlJlc3RvcmVQcm9ncmVzcxIMCgRkb25lGAQgASgIIhgKFkNoZWNrQ29ubmVjdGlvblJlcXVlc3QiOQoJUG9vbFN0YXRzEg0KBXRvdGFsGAEgASgFEgwKBGlkbGUYAiABKAUSDwoHd2FpdGluZxgDIAEoBSLIAQoXQ2hlY2tDb25uZWN0aW9uUmVzcG9uc2USCgoCb2sYASABKAgSKgoHbGF0ZW5jeRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIPCgdiYWNrZW5kGAMgASgJEhYKDnNlcnZlcl92ZXJzaW9uGAQgASgJEhAKCGRhdGFiYXNlGAUgASgJEisKBHBvb2wYBiABKAsyHS5pc290b3BlLnNlc3Npb24udjEuUG9vbFN0YXRzEg0KBWVycm9yGAcgASgJMq8GCg5TZXNzaW9uU2VydmljZRJJCgRTYXZlEh8uaXNvdG9wZS5zZXNzaW9uLnYxLlNhdmVSZXF1ZXN0GiAuaXNvdG9wZS5zZXNzaW9uLnYxLlNhdmVSZXNwb25zZRJOCgRMb2FkEh8uaXNvdG9wZS5zZXNzaW9uLnYxLkxvYWRSZXF1ZXN0GiAuaXNvdG9wZS5zZXNzaW9uLnYxLkxvYWRSZXNwb25zZSIDkAIBEk4KBExpc3QSHy5pc290b3BlLnNlc3Npb24udjEuTGlzdFJlcXVlc3QaIC5pc290b3BlLnNlc3Npb24udjEuTGlzdFJlc3BvbnNlIgOQAgESTwoGRGVsZXRlEiEuaXNvdG9wZS5zZXNzaW9uLnYxLkRlbGV0ZVJlcXVlc3QaIi5pc290b3BlLnNlc3Npb24udjEuRGVsZXRlUmVzcG9uc2USYAoKU3RhdGlzdGljcxIlLmlzb3RvcGUuc2Vzc2lvbi52MS5TdGF0aXN0aWNzUmVxdWVzdBomLmlzb3RvcGUuc2Vzc2lvbi52MS5TdGF0aXN0aWNzUmVzcG9uc2UiA5ACARJSCgdDbGVhbnVwEiIuaXNvdG9wZS5zZXNzaW9uLnYxLkNsZWFudXBSZXF1ZXN0GiMuaXNvdG9wZS5zZXNzaW9uLnYxLkNsZWFudXBSZXNwb25zZRJSCgdSZXN0b3JlEiIuaXNvdG9wZS5zZXNzaW9uLnYxLlJlc3RvcmVSZXF1ZXN0GiMuaXNvdG9wZS5zZXNzaW9uLnYxLlJlc3RvcmVSZXNwb25zZRJmCg1SZXN0b3JlU3RyZWFtEiguaXNvdG9wZS5zZXNzaW9uLnYxLlJlc3RvcmVTdHJlYW1SZXF1ZXN0GikuaXNvdG9wZS5zZXNzaW9uLnYxLlJlc3RvcmVTdHJlYW1SZXNwb25zZTABEm8KD0NoZWNrQ29ubmVjdGlvbhIqLmlzb3RvcGUuc2Vzc2lvbi52MS5DaGVja0Nvbm5lY3Rpb25SZXF1ZXN0GisuaXNvdG9wZS5zZXNzaW9uLnYxLkNoZWNrQ29ubmVjdGlvblJlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiBpc290b3BlL3Nlc3Npb24vdjEvc2Vzc2lvbi5wcm90bxISaXNvdG9wZS5zZXNzaW9uLnYxIrwCCgdTZXNzaW9uEhIKCnNlc3Npb25faWQYASABKAkSJQoEZGF0YRgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKQoIbWV0YWRhdGEYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXBkYXRlZBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdmVyc2lvbhgHIAEoAxIRCglpc19hY3RpdmUYCCABKAgSFQoNbWVzc2FnZV9jb3VudBgJIAEoAyJYCg9WZXJzaW9uQ29uZmxpY3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDEhcKD2N1cnJlbnRfdmVyc2lvbhgDIAEoAyKUAgoLU2F2ZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIlCgRkYXRhGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIpCghtZXRhZGF0YRgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLwoKZXhwaXJlc19pbhgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkgAEjAKCmV4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAASHQoQZXhwZWN0ZWRfdmVyc2lvbhgGIAEoA0gBiAEBQggKBmV4cGlyeUITChFfZXhwZWN0ZWRfdmVyc2lvbiKBAQoMU2F2ZVJlc3BvbnNlEiwKB3Nlc3Npb24YASABKAsyGy5pc290b3BlLnNlc3Npb24udjEuU2Vzc2lvbhIPCgdjcmVhdGVkGAIgASgIEjIKCmR1cmFiaWxpdHkYAyABKA4yHi5pc290b3BlLnNlc3Npb24udjEuRHVyYWJpbGl0eSI7CgtMb2FkUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhgKEGluY2x1ZGVfaW5hY3RpdmUYAiABKAgicAoMTG9hZFJlc3BvbnNlEiwKB3Nlc3Npb24YASABKAsyGy5pc290b3BlLnNlc3Npb24udjEuU2Vzc2lvbhIyCgpkdXJhYmlsaXR5GAIgASgOMh4uaXNvdG9wZS5zZXNzaW9uLnYxLkR1cmFiaWxpdHkiogEKC0xpc3RSZXF1ZXN0Eg0KBWxpbWl0GAEgASgFEg4KBm9mZnNldBgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEhgKEGluY2x1ZGVfaW5hY3RpdmUYBCABKAgSMAoPbWV0YWRhdGFfZmlsdGVyGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIUCgxpbmNsdWRlX2RhdGEYBiABKAgiVgoMTGlzdFJlc3BvbnNlEi0KCHNlc3Npb25zGAEgAygLMhsuaXNvdG9wZS5zZXNzaW9uLnYxLlNlc3Npb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIkgKDURlbGV0ZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRoYXJkGAIgASgIEhUKDWFsbG93X21pc3NpbmcYAyABKAgiLwoORGVsZXRlUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoCBIMCgRoYXJkGAIgASgIIhMKEVN0YXRpc3RpY3NSZXF1ZXN0ItYCChJTdGF0aXN0aWNzUmVzcG9uc2USFgoOdG90YWxfc2Vzc2lvbnMYASABKAMSFwoPYWN0aXZlX3Nlc3Npb25zGAIgASgDEhkKEWluYWN0aXZlX3Nlc3Npb25zGAMgASgDEhgKEGV4cGlyZWRfc2Vzc2lvbnMYBCABKAMSFgoOdG90YWxfbWVzc2FnZXMYBSABKAMSIAoYYXZnX21lc3NhZ2VzX3Blcl9zZXNzaW9uGAYgASgBEhgKEHRvdGFsX2RhdGFfYnl0ZXMYByABKAMSNQoRb2xkZXN0X2NyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKEWxhdGVzdF91cGRhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYChBjcmVhdGVkX2xhc3RfMjRoGAogASgDIogBCg5DbGVhbnVwUmVxdWVzdBITCgtoYXJkX2RlbGV0ZRgBIAEoCBI8ChlwdXJnZV9pbmFjdGl2ZV9vbGRlcl90aGFuGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCmJhdGNoX3NpemUYAyABKAUSDwoHZHJ5X3J1bhgEIAEoCCJrCg9DbGVhbnVwUmVzcG9uc2USFQoNZXhwaXJlZF9jb3VudBgBIAEoAxIUCgxwdXJnZWRfY291bnQYAiABKAMSKwoIZHVyYXRpb24YAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24icAoOUmVzdG9yZVJlcXVlc3QSGAoQaW5jbHVkZV9pbmFjdGl2ZRgBIAEoCBIwCg9tZXRhZGF0YV9maWx0ZXIYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhIKCmJhdGNoX3NpemUYAyABKAUiNAoOUmVzdG9yZUZhaWx1cmUSEgoKc2Vzc2lvbl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkivwEKD1Jlc3RvcmVSZXNwb25zZRIWCg5yZXN0b3JlZF9jb3VudBgBIAEoAxIUCgxmYWlsZWRfY291bnQYAiABKAMSMgoGZmFpbGVkGAMgAygLMiIuaXNvdG9wZS5zZXNzaW9uLnYxLlJlc3RvcmVGYWlsdXJlEh0KFXNraXBwZWRfZXhwaXJlZF9jb3VudBgEIAEoAxIrCghkdXJhdGlvbhgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKeAQoUUmVzdG9yZVN0cmVhbVJlcXVlc3QSGAoQaW5jbHVkZV9pbmFjdGl2ZRgBIAEoCBIwCg9tZXRhZGF0YV9maWx0ZXIYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhIKCmJhdGNoX3NpemUYAyABKAUSEQoJb21pdF9kYXRhGAQgASgIEhMKC3N0YXJ0X2FmdGVyGAUgASgJIlcKD1Jlc3RvcmVQcm9ncmVzcxIWCg5yZXN0b3JlZF9jb3VudBgBIAEoAxIUCgxmYWlsZWRfY291bnQYAiABKAMSFgoOdG90YWxfZXN0aW1hdGUYAyABKAMiwQEKFVJlc3RvcmVTdHJlYW1SZXNwb25zZRItCghzZXNzaW9ucxgBIAMoCzIbLmlzb3RvcGUuc2Vzc2lvbi52MS5TZXNzaW9uEjQKCGZhaWx1cmVzGAIgAygLMiIuaXNvdG9wZS5zZXNzaW9uLnYxLlJlc3RvcmVGYWlsdXJlEjUKCHByb2dyZXNzGAMgASgLMiMuaXNvdG9wZS5zZXNzaW9uLnYxLlJlc3RvcmVQcm9ncmVzcxIMCgRkb25lGAQgASgIIhgKFkNoZWNrQ29ubmVjdGlvblJlcXVlc3QiOQoJUG9vbFN0YXRzEg0KBXRvdGFsGAEgASgFEgwKBGlkbGUYAiABKAUSDwoHd2FpdGluZxgDIAEoBSL4AQoXQ2hlY2tDb25uZWN0aW9uUmVzcG9uc2USCgoCb2sYASABKAgSKgoHbGF0ZW5jeRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIPCgdiYWNrZW5kGAMgASgJEhYKDnNlcnZlcl92ZXJzaW9uGAQgASgJEhAKCGRhdGFiYXNlGAUgASgJEisKBHBvb2wYBiABKAsyHS5pc290b3BlLnNlc3Npb24udjEuUG9vbFN0YXRzEg0KBWVycm9yGAcgASgJEi4KBXNwb29sGAggASgLMh8uaXNvdG9wZS5zZXNzaW9uLnYxLlNwb29sU3RhdHVzImUKC1Nwb29sU3RhdHVzEg8KB2VuYWJsZWQYASABKAgSDwoHcGVuZGluZxgCIAEoBBIPCgdzcG9vbGVkGAMgASgEEhAKCHJlcGxheWVkGAQgASgEEhEKCWNvbmZsaWN0cxgFIAEoBCpZCgpEdXJhYmlsaXR5EhoKFkRVUkFCSUxJVFlfVU5TUEVDSUZJRUQQABIXChNEVVJBQklMSVRZX0RBVEFCQVNFEAESFgoSRFVSQUJJTElUWV9TUE9PTEVEEAIyrwYKDlNlc3Npb25TZXJ2aWNlEkkKBFNhdmUSHy5pc290b3BlLnNlc3Npb24udjEuU2F2ZVJlcXVlc3QaIC5pc290b3BlLnNlc3Npb24udjEuU2F2ZVJlc3BvbnNlEk4KBExvYWQSHy5pc290b3BlLnNlc3Npb24udjEuTG9hZFJlcXVlc3QaIC5pc290b3BlLnNlc3Npb24udjEuTG9hZFJlc3BvbnNlIgOQAgESTgoETGlzdBIfLmlzb3RvcGUuc2Vzc2lvbi52MS5MaXN0UmVxdWVzdBogLmlzb3RvcGUuc2Vzc2lvbi52MS5MaXN0UmVzcG9uc2UiA5ACARJPCgZEZWxldGUSIS5pc290b3BlLnNlc3Npb24udjEuRGVsZXRlUmVxdWVzdBoiLmlzb3RvcGUuc2Vzc2lvbi52MS5EZWxldGVSZXNwb25zZRJgCgpTdGF0aXN0aWNzEiUuaXNvdG9wZS5zZXNzaW9uLnYxLlN0YXRpc3RpY3NSZXF1ZXN0GiYuaXNvdG9wZS5zZXNzaW9uLnYxLlN0YXRpc3RpY3NSZXNwb25zZSIDkAIBElIKB0NsZWFudXASIi5pc290b3BlLnNlc3Npb24udjEuQ2xlYW51cFJlcXVlc3QaIy5pc290b3BlLnNlc3Npb24udjEuQ2xlYW51cFJlc3BvbnNlElIKB1Jlc3RvcmUSIi5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVJlcXVlc3QaIy5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVJlc3BvbnNlEmYKDVJlc3RvcmVTdHJlYW0SKC5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVN0cmVhbVJlcXVlc3QaKS5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVN0cmVhbVJlc3BvbnNlMAESbwoPQ2hlY2tDb25uZWN0aW9uEiouaXNvdG9wZS5zZXNzaW9uLnYxLkNoZWNrQ29ubmVjdGlvblJlcXVlc3QaKy5pc290b3BlLnNlc3Npb24udjEuQ2hlY2tDb25uZWN0aW9uUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A stored session: what every read returns.
@@ -201,18 +201,27 @@ export const SaveRequestSchema: GenMessage<SaveRequest> = /*@__PURE__*/
  */
 export type SaveResponse = Message<"isotope.session.v1.SaveResponse"> & {
   /**
-   * The session as stored, without data.
+   * The session as stored, without data. For a spooled Save, version is 0 (the database assigns
+   * it on replay) and the timestamps are the service's estimate of the database clock.
    *
    * @generated from field: isotope.session.v1.Session session = 1;
    */
   session?: Session | undefined;
 
   /**
-   * True when this Save created the session (false when it replaced or reactivated one).
+   * True when this Save created the session (false when it replaced or reactivated one). Always
+   * false for a spooled Save: whether it creates is only known on replay.
    *
    * @generated from field: bool created = 2;
    */
   created: boolean;
+
+  /**
+   * Where the write is durable when the reply is sent.
+   *
+   * @generated from field: isotope.session.v1.Durability durability = 3;
+   */
+  durability: Durability;
 };
 
 /**
@@ -262,6 +271,14 @@ export type LoadResponse = Message<"isotope.session.v1.LoadResponse"> & {
    * @generated from field: isotope.session.v1.Session session = 1;
    */
   session?: Session | undefined;
+
+  /**
+   * DURABILITY_SPOOLED when the session is served from the outage journal (its newest write has not
+   * reached the database yet; version is 0); DURABILITY_DATABASE otherwise.
+   *
+   * @generated from field: isotope.session.v1.Durability durability = 2;
+   */
+  durability: Durability;
 };
 
 /**
@@ -938,6 +955,13 @@ export type CheckConnectionResponse = Message<"isotope.session.v1.CheckConnectio
    * @generated from field: string error = 7;
    */
   error: string;
+
+  /**
+   * The outage journal, when a spool directory is configured.
+   *
+   * @generated from field: isotope.session.v1.SpoolStatus spool = 8;
+   */
+  spool?: SpoolStatus | undefined;
 };
 
 /**
@@ -946,6 +970,90 @@ export type CheckConnectionResponse = Message<"isotope.session.v1.CheckConnectio
  */
 export const CheckConnectionResponseSchema: GenMessage<CheckConnectionResponse> = /*@__PURE__*/
   messageDesc(file_isotope_session_v1_session, 22);
+
+/**
+ * The outage journal's figures since the process started (pending counts what is on disk).
+ *
+ * @generated from message isotope.session.v1.SpoolStatus
+ */
+export type SpoolStatus = Message<"isotope.session.v1.SpoolStatus"> & {
+  /**
+   * True when a spool directory is configured.
+   *
+   * @generated from field: bool enabled = 1;
+   */
+  enabled: boolean;
+
+  /**
+   * Spooled writes not yet in the database.
+   *
+   * @generated from field: uint64 pending = 2;
+   */
+  pending: bigint;
+
+  /**
+   * Writes spooled since start-up.
+   *
+   * @generated from field: uint64 spooled = 3;
+   */
+  spooled: bigint;
+
+  /**
+   * Spooled writes replayed into the database since start-up.
+   *
+   * @generated from field: uint64 replayed = 4;
+   */
+  replayed: bigint;
+
+  /**
+   * Spooled writes not replayed because the session changed in the database after they were
+   * spooled; each is kept in conflicts.ndjson in the spool directory.
+   *
+   * @generated from field: uint64 conflicts = 5;
+   */
+  conflicts: bigint;
+};
+
+/**
+ * Describes the message isotope.session.v1.SpoolStatus.
+ * Use `create(SpoolStatusSchema)` to create a new message.
+ */
+export const SpoolStatusSchema: GenMessage<SpoolStatus> = /*@__PURE__*/
+  messageDesc(file_isotope_session_v1_session, 23);
+
+/**
+ * Where an acknowledged write is durable.
+ *
+ * @generated from enum isotope.session.v1.Durability
+ */
+export enum Durability {
+  /**
+   * @generated from enum value: DURABILITY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Committed to the database.
+   *
+   * @generated from enum value: DURABILITY_DATABASE = 1;
+   */
+  DATABASE = 1,
+
+  /**
+   * The database was unavailable: the write is in the service's local journal (fsynced before the
+   * reply) and is written to the database, in order, when it is back. Only blind Saves (no
+   * expected_version) are spooled, and only when a spool directory is configured.
+   *
+   * @generated from enum value: DURABILITY_SPOOLED = 2;
+   */
+  SPOOLED = 2,
+}
+
+/**
+ * Describes the enum isotope.session.v1.Durability.
+ */
+export const DurabilitySchema: GenEnum<Durability> = /*@__PURE__*/
+  enumDesc(file_isotope_session_v1_session, 0);
 
 /**
  * Durable session state for conversational and agent engines, stored in PostgreSQL.
