@@ -1,76 +1,15 @@
 // The service as an operator runs it: a real process started the way README says, its first log
 // lines, sessions surviving a restart on both backends, a graceful SIGTERM under load, and a bad
 // configuration refused with every problem listed.
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Code, ConnectError } from "@connectrpc/connect";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { SessionService } from "../gen/isotope/session/v1/session_pb.js";
 import { postgresUrl } from "./support/databases.js";
-import { freePort } from "./support/ports.js";
-
-interface Service {
-  child: ChildProcessWithoutNullStreams;
-  port: number;
-  output: () => string;
-  lines: () => Array<Record<string, unknown>>;
-  /** The exit code, or the signal's name when a signal ended the process. */
-  exited: Promise<number | string>;
-}
-
-/** Starts `node --import tsx src/main.ts` and resolves once it logs "serving". */
-async function startService(args: string[], env: Record<string, string | undefined> = {}): Promise<Service> {
-  const port = await freePort();
-  const { DATABASE_URL: _, ...rest } = process.env;
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--port", String(port), ...args], {
-    env: { ...rest, ...env },
-  });
-  let output = "";
-  child.stdout.on("data", (chunk) => {
-    output += chunk;
-  });
-  child.stderr.on("data", (chunk) => {
-    output += chunk;
-  });
-  const exited = new Promise<number | string>((resolve) =>
-    child.on("exit", (code, signal) => {
-      if (code !== 0) process.stderr.write(`service ended with ${code ?? signal}:\n${output.slice(-4000)}\n`);
-      resolve(code ?? String(signal));
-    }),
-  );
-  const lines = () =>
-    output
-      .split("\n")
-      .filter((line) => line.startsWith("{"))
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`service did not start:\n${output}`)), 45_000);
-    const check = () => {
-      if (lines().some((line) => line.msg === "serving")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout.on("data", check);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`service exited with ${code}:\n${output}`));
-    });
-  });
-  return { child, port, output: () => output, lines, exited };
-}
-
-const clientFor = (service: Service) =>
-  createClient(SessionService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${service.port}` }));
-
-async function stop(service: Service): Promise<number | string> {
-  service.child.kill("SIGTERM");
-  return service.exited;
-}
+import { clientFor, startService, stop } from "./support/service.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "isotope-lifecycle-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));

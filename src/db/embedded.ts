@@ -14,10 +14,15 @@ import { DatabaseAbortError, type Db, type Queryable, type QueryResult, type Row
 export async function openEmbedded(options: { dataDir: string }, log: Logger): Promise<Db> {
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true });
-  // relaxedDurability stays false (the default): each statement's promise resolves only after its
-  // changes are flushed to the data directory.
+  // relaxedDurability stays false (the default): a statement resolves only after PGlite has handed
+  // its changes to the file system. Its Node file layer writes through with synchronous write(2)
+  // calls — so an acknowledged write survives the process being killed (test/crash.test.ts) —
+  // but makes fsync a no-op, so the operating system may still hold it in its page cache.
   const pglite = await PGlite.create(dataDir, { relaxedDurability: false });
-  log.debug({ dataDir }, "embedded database ready");
+  log.warn(
+    { data_dir: dataDir, durability: "process-crash" },
+    "embedded database: writes survive a crash of this process, not of the machine (PGlite does not fsync); use PostgreSQL where power loss matters",
+  );
 
   let queue: Promise<unknown> = Promise.resolve();
   let waiting = 0;

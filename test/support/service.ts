@@ -1,0 +1,67 @@
+// The service as a real process, started the way README says (`node --import tsx src/main.ts`),
+// on a free port, with its log lines parsed.
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { SessionService } from "../../gen/isotope/session/v1/session_pb.js";
+import { freePort } from "./ports.js";
+
+export interface Service {
+  child: ChildProcessWithoutNullStreams;
+  port: number;
+  output: () => string;
+  lines: () => Array<Record<string, unknown>>;
+  /** The exit code, or the signal's name when a signal ended the process. */
+  exited: Promise<number | string>;
+}
+
+/** Starts `node --import tsx src/main.ts` and resolves once it logs "serving". */
+export async function startService(args: string[], env: Record<string, string | undefined> = {}): Promise<Service> {
+  const port = await freePort();
+  const { DATABASE_URL: _, ...rest } = process.env;
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--port", String(port), ...args], {
+    env: { ...rest, ...env },
+  });
+  let output = "";
+  child.stdout.on("data", (chunk) => {
+    output += chunk;
+  });
+  child.stderr.on("data", (chunk) => {
+    output += chunk;
+  });
+  const exited = new Promise<number | string>((resolve) =>
+    child.on("exit", (code, signal) => {
+      if (code !== 0 && signal !== "SIGKILL")
+        process.stderr.write(`service ended with ${code ?? signal}:\n${output.slice(-4000)}\n`);
+      resolve(code ?? String(signal));
+    }),
+  );
+  const lines = () =>
+    output
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`service did not start:\n${output}`)), 45_000);
+    const check = () => {
+      if (lines().some((line) => line.msg === "serving")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout.on("data", check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`service exited with ${code}:\n${output}`));
+    });
+  });
+  return { child, port, output: () => output, lines, exited };
+}
+
+export const clientFor = (service: Service) =>
+  createClient(SessionService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${service.port}` }));
+
+export async function stop(service: Service): Promise<number | string> {
+  service.child.kill("SIGTERM");
+  return service.exited;
+}
