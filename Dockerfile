@@ -13,7 +13,8 @@ FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=50051 \
-    ISOTOPE_DATA_DIR=/data
+    ISOTOPE_DATA_DIR=/data \
+    ISOTOPE_SPOOL_DIR=/data/spool
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
