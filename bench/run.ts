@@ -1,0 +1,184 @@
+/**
+ * `npm run bench`: one run, one data set, three paths — raw `pg` with the product's SQL (the
+ * limit), connect-pg-simple (the peer) and the product's server in its own process driven over
+ * gRPC from a separate driver process — on save, load and mixed (80 % load) at concurrency 32, and
+ * a latency run at concurrency 1. Prints ops/s, p50/p99, CPU per op of each process and the
+ * ratios product/raw-pg and product/peer. Figures go to stdout; bench/RESULTS.md records them.
+ *
+ * Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres),
+ * BENCH_SECONDS (measured seconds per run, default 5), BENCH_SESSIONS (default 10000),
+ * BENCH_SERVER_ARGS (extra flags for the server, e.g. "--log-level warn").
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
+import pg from "pg";
+import pino from "pino";
+import { migrate } from "../src/db/migrate.js";
+import { openPostgres } from "../src/db/postgres.js";
+import type { DriverArgs } from "./driver.js";
+import { type Figures, metadataFor, sessionData, sessionId, type Workload } from "./workload.js";
+
+const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const sessions = Number(process.env.BENCH_SESSIONS ?? 10_000);
+const serverArgs = (process.env.BENCH_SERVER_ARGS ?? "").split(" ").filter(Boolean);
+const table = "bench_sessions";
+const peerTable = "bench_peer_sessions";
+const poolMax = 10;
+const tsx = ["--import", "tsx"];
+
+async function seed(): Promise<void> {
+  const db = await openPostgres(
+    { connectionString: databaseUrl, poolMax: 2, statementTimeoutMs: 120_000, connectTimeoutMs: 5000 },
+    pino({ level: "silent" }),
+  );
+  await db.query(`DROP TABLE IF EXISTS ${table}, ${peerTable}`);
+  await db.query("DELETE FROM isotope_schema_migrations WHERE table_name = $1", [table]).catch(() => {});
+  await migrate(db, { table }, pino({ level: "silent" }));
+  // connect-pg-simple's own table.sql, under our name.
+  await db.query(`CREATE TABLE ${peerTable} (sid varchar NOT NULL COLLATE "default", sess json NOT NULL,
+    expire timestamp(6) NOT NULL, CONSTRAINT ${peerTable}_pkey PRIMARY KEY (sid))`);
+  await db.query(`CREATE INDEX ${peerTable}_expire ON ${peerTable} (expire)`);
+  for (let from = 0; from < sessions; from += 500) {
+    const indexes = Array.from({ length: Math.min(500, sessions - from) }, (_, i) => from + i);
+    const ids = indexes.map(sessionId);
+    const data = indexes.map((i) => JSON.stringify(sessionData(i, 0)));
+    await db.query(
+      `INSERT INTO ${table} (session_id, session_data, metadata)
+       SELECT * FROM unnest($1::text[], $2::jsonb[], $3::jsonb[])`,
+      [ids, data, indexes.map((i) => JSON.stringify(metadataFor(i)))],
+    );
+    const cookie = { originalMaxAge: 86_400_000, maxAge: 86_400_000 };
+    await db.query(
+      `INSERT INTO ${peerTable} (sid, sess, expire)
+       SELECT sid, sess, now() + interval '1 day' FROM unnest($1::text[], $2::json[]) AS t(sid, sess)`,
+      [ids, indexes.map((i) => JSON.stringify({ cookie, ...sessionData(i, 0) }))],
+    );
+  }
+  await db.query(`VACUUM ANALYZE ${table}`);
+  await db.query(`VACUUM ANALYZE ${peerTable}`);
+  await db.close();
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
+async function startServer(): Promise<{ child: ChildProcess; url: string }> {
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const child = spawn(
+    process.execPath,
+    [...tsx, "src/main.ts", "--database-url", databaseUrl, "--table", table, "--port", String(port), ...serverArgs],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    lines.on("line", (line) => {
+      if (line.includes('"msg":"serving"')) resolve();
+    });
+    child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  return { child, url: `http://127.0.0.1:${port}` };
+}
+
+interface Run extends Figures {
+  path: DriverArgs["path"];
+  workload: Workload;
+  concurrency: number;
+  serverCpuMsPerOp: number | undefined;
+}
+
+async function drive(
+  path: DriverArgs["path"],
+  workload: Workload,
+  concurrency: number,
+  server: { child: ChildProcess; url: string },
+): Promise<Run> {
+  const args: DriverArgs = {
+    path,
+    workload,
+    concurrency,
+    warmupMs: 1000,
+    durationMs: seconds * 1000,
+    sessions,
+    databaseUrl,
+    table,
+    peerTable,
+    url: server.url,
+    poolMax,
+  };
+  const child = spawn(process.execPath, [...tsx, "bench/driver.ts", JSON.stringify(args)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let serverCpu = 0;
+  let figures: Figures | undefined;
+  const serverPid = server.child.pid as number;
+  for await (const line of createInterface({ input: child.stdout as NodeJS.ReadableStream })) {
+    if (line === "window-open") serverCpu = cpuSeconds(serverPid);
+    else if (line === "window-closed") serverCpu = cpuSeconds(serverPid) - serverCpu;
+    else if (line.startsWith("{")) figures = JSON.parse(line) as Figures;
+  }
+  if (!figures) throw new Error(`driver ${path}/${workload} printed no figures`);
+  return {
+    ...figures,
+    path,
+    workload,
+    concurrency,
+    serverCpuMsPerOp: path === "product" ? (serverCpu * 1000) / Math.max(1, figures.ops) : undefined,
+  };
+}
+
+const fixed = (n: number | undefined, digits = 2) => (n === undefined ? "—" : n.toFixed(digits));
+
+async function main(): Promise<void> {
+  console.log(`seeding ${sessions} sessions of ~4.5 KB into ${table} and ${peerTable} …`);
+  await seed();
+  const server = await startServer();
+  const runs: Run[] = [];
+  try {
+    const plan: Array<[Workload, number]> = [
+      ["save", 32],
+      ["load", 32],
+      ["mixed", 32],
+      ["save", 1],
+      ["load", 1],
+    ];
+    for (const [workload, concurrency] of plan) {
+      for (const path of ["raw-pg", "peer", "product"] as const) {
+        const run = await drive(path, workload, concurrency, server);
+        runs.push(run);
+        console.log(
+          `${workload.padEnd(5)} c=${String(concurrency).padEnd(2)} ${path.padEnd(7)} ${fixed(run.opsPerSecond, 0).padStart(7)} ops/s  p50 ${fixed(run.p50Ms)} ms  p99 ${fixed(run.p99Ms)} ms  cpu/op client ${fixed(run.clientCpuMsPerOp, 3)} ms server ${fixed(run.serverCpuMsPerOp, 3)} ms${run.errors ? `  errors ${run.errors}` : ""}`,
+        );
+      }
+    }
+  } finally {
+    server.child.kill("SIGTERM");
+  }
+
+  console.log("\nratios (same run, same data):");
+  console.log(
+    "| workload | c | product ops/s | raw pg ops/s | peer ops/s | product/raw-pg | product/peer | p50 product/raw | p99 product/raw |",
+  );
+  console.log("|---|---|---|---|---|---|---|---|---|");
+  for (const [workload, concurrency] of new Map(
+    runs.map((r) => [`${r.workload}/${r.concurrency}`, [r.workload, r.concurrency] as const]),
+  ).values()) {
+    const find = (path: Run["path"]) =>
+      runs.find((r) => r.path === path && r.workload === workload && r.concurrency === concurrency) as Run;
+    const [product, raw, peer] = [find("product"), find("raw-pg"), find("peer")];
+    console.log(
+      `| ${workload} | ${concurrency} | ${fixed(product.opsPerSecond, 0)} | ${fixed(raw.opsPerSecond, 0)} | ${fixed(peer.opsPerSecond, 0)} | ${fixed(product.opsPerSecond / raw.opsPerSecond)}× | ${fixed(product.opsPerSecond / peer.opsPerSecond)}× | ${fixed(product.p50Ms)} / ${fixed(raw.p50Ms)} ms | ${fixed(product.p99Ms)} / ${fixed(raw.p99Ms)} ms |`,
+    );
+  }
+  const cleanup = new pg.Client({ connectionString: databaseUrl });
+  await cleanup.connect();
+  await cleanup.query(`DROP TABLE IF EXISTS ${table}, ${peerTable}`);
+  await cleanup.query("DELETE FROM isotope_schema_migrations WHERE table_name = $1", [table]);
+  await cleanup.end();
+}
+
+await main();
