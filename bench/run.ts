@@ -7,7 +7,11 @@
  *
  * Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres),
  * BENCH_SECONDS (measured seconds per run, default 5), BENCH_SESSIONS (default 10000),
- * BENCH_SERVER_ARGS (extra flags for the server, e.g. "--log-level warn").
+ * BENCH_SERVER_ARGS (extra flags for the server, e.g. "--log-level warn"),
+ * BENCH_PLAN (runs as workload/concurrency, comma-separated; default
+ * save/32,load/32,mixed/32,save/1,load/1), BENCH_PATHS (default raw-pg,peer,product),
+ * BENCH_PROFILE (a directory: the server runs with --cpu-prof and writes its profile there on
+ * exit; `tsx bench/profile.ts DIR` summarises it).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -27,6 +31,12 @@ const table = "bench_sessions";
 const peerTable = "bench_peer_sessions";
 const poolMax = 10;
 const tsx = ["--import", "tsx"];
+const profileDir = process.env.BENCH_PROFILE;
+const plan = (process.env.BENCH_PLAN ?? "save/32,load/32,mixed/32,save/1,load/1").split(",").map((run) => {
+  const [workload, concurrency] = run.split("/");
+  return [workload as Workload, Number(concurrency)] as const;
+});
+const paths = (process.env.BENCH_PATHS ?? "raw-pg,peer,product").split(",") as Array<DriverArgs["path"]>;
 
 async function seed(): Promise<void> {
   const db = await openPostgres(
@@ -69,9 +79,21 @@ function cpuSeconds(pid: number): number {
 
 async function startServer(): Promise<{ child: ChildProcess; url: string }> {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const profile = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
   const child = spawn(
     process.execPath,
-    [...tsx, "src/main.ts", "--database-url", databaseUrl, "--table", table, "--port", String(port), ...serverArgs],
+    [
+      ...profile,
+      ...tsx,
+      "src/main.ts",
+      "--database-url",
+      databaseUrl,
+      "--table",
+      table,
+      "--port",
+      String(port),
+      ...serverArgs,
+    ],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
   await new Promise<void>((resolve, reject) => {
@@ -139,15 +161,8 @@ async function main(): Promise<void> {
   const server = await startServer();
   const runs: Run[] = [];
   try {
-    const plan: Array<[Workload, number]> = [
-      ["save", 32],
-      ["load", 32],
-      ["mixed", 32],
-      ["save", 1],
-      ["load", 1],
-    ];
     for (const [workload, concurrency] of plan) {
-      for (const path of ["raw-pg", "peer", "product"] as const) {
+      for (const path of paths) {
         const run = await drive(path, workload, concurrency, server);
         runs.push(run);
         console.log(
@@ -157,6 +172,7 @@ async function main(): Promise<void> {
     }
   } finally {
     server.child.kill("SIGTERM");
+    await new Promise((resolve) => server.child.once("exit", resolve));
   }
 
   console.log("\nratios (same run, same data):");
@@ -170,6 +186,7 @@ async function main(): Promise<void> {
     const find = (path: Run["path"]) =>
       runs.find((r) => r.path === path && r.workload === workload && r.concurrency === concurrency) as Run;
     const [product, raw, peer] = [find("product"), find("raw-pg"), find("peer")];
+    if (!product || !raw || !peer) continue;
     console.log(
       `| ${workload} | ${concurrency} | ${fixed(product.opsPerSecond, 0)} | ${fixed(raw.opsPerSecond, 0)} | ${fixed(peer.opsPerSecond, 0)} | ${fixed(product.opsPerSecond / raw.opsPerSecond)}× | ${fixed(product.opsPerSecond / peer.opsPerSecond)}× | ${fixed(product.p50Ms)} / ${fixed(raw.p50Ms)} ms | ${fixed(product.p99Ms)} / ${fixed(raw.p99Ms)} ms |`,
     );

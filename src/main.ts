@@ -10,6 +10,11 @@ import { createServer } from "./server.js";
 import { createSessionRepository } from "./sessions/repository.js";
 import { openSpool } from "./sessions/spool.js";
 
+// Log lines are written asynchronously, batched while a write is in flight: a synchronous
+// write(2) per RPC line cost ~5 % of the server's CPU under load (bench/RESULTS.md). Every exit
+// path flushes what is buffered.
+const destination = pino.destination({ dest: 1, sync: false });
+
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
   try {
@@ -21,11 +26,14 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const log = pino({
-    level: config.logLevel,
-    // Secrets never reach the log, even if a future line passes a whole config object.
-    redact: ["password", "*.password", "database.password", "connectionString", "*.connectionString"],
-  });
+  const log = pino(
+    {
+      level: config.logLevel,
+      // Secrets never reach the log, even if a future line passes a whole config object.
+      redact: ["password", "*.password", "database.password", "connectionString", "*.connectionString"],
+    },
+    destination,
+  );
   log.info({ config_file: config.configFile ?? null, table: config.table }, "isotope-sessions starting");
 
   const db = await openDatabase(config.database, log);
@@ -54,6 +62,7 @@ async function main(): Promise<void> {
     await spool?.close();
     await db.close();
     log.info("stopped");
+    destination.flushSync();
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
@@ -61,6 +70,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  pino().fatal({ err: error }, "isotope-sessions failed to start");
+  pino({}, destination).fatal({ err: error }, "isotope-sessions failed to start");
+  destination.flushSync();
   process.exit(1);
 });
