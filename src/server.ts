@@ -7,7 +7,7 @@
 
 import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
-import type { Http2Session } from "node:http2";
+import type { Http2ServerRequest, Http2ServerResponse, Http2Session } from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
 import { createFileRegistry, type DescFile, fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
@@ -19,6 +19,7 @@ import { file_isotope_session_v1_session, SessionService } from "../gen/isotope/
 import type { Limits } from "./config.js";
 import { withCors } from "./cors.js";
 import type { Db } from "./db/database.js";
+import { createGrpcFastPath } from "./grpc-fast-path.js";
 import { createHealth } from "./health.js";
 import { createDrain, errorInterceptor, loggingInterceptor } from "./interceptors.js";
 import { createDualListener } from "./listener.js";
@@ -67,25 +68,41 @@ export function createServer({
   // Every in-flight handler listens on this signal: hundreds at once is normal, not a leak.
   setMaxListeners(0, shutdown.signal);
 
+  const sessionService = createSessionService({ db, repository, limits, spool });
+  const interceptors = [loggingInterceptor(log), drain.interceptor, errorInterceptor()];
+  // Each JSON level of a Struct is two or three protobuf message levels (Struct → Value → …):
+  // let the decoder reach past max_depth so the validator can refuse it with the field named.
+  const recursionLimit = limits.maxDepth * 4 + 32;
   const routes = (router: ConnectRouter) => {
-    router.service(SessionService, createSessionService({ db, repository, limits, spool }));
+    router.service(SessionService, sessionService);
     health.registerOn(router);
     registerReflection(router, [describedSessionFile(), file_health_v1_health]);
   };
   const handler = connectNodeAdapter({
     routes,
-    interceptors: [loggingInterceptor(log), drain.interceptor, errorInterceptor()],
+    interceptors,
     readMaxBytes: limits.maxReceiveBytes,
-    // Each JSON level of a Struct is two or three protobuf message levels (Struct → Value → …):
-    // let the decoder reach past max_depth so the validator can refuse it with the field named.
-    binaryOptions: { recursionLimit: limits.maxDepth * 4 + 32 },
-    jsonOptions: { recursionLimit: limits.maxDepth * 4 + 32 },
+    binaryOptions: { recursionLimit },
+    jsonOptions: { recursionLimit },
     // Compressing 4 KB responses costs more CPU than the loopback / LAN bytes it saves.
     acceptCompression: [],
     shutdownSignal: shutdown.signal,
   });
 
-  const listener = createDualListener(withCors(corsOrigins, releaseOnClose(handler)));
+  const fastPath = createGrpcFastPath({
+    service: SessionService,
+    implementation: sessionService,
+    interceptors,
+    readMaxBytes: limits.maxReceiveBytes,
+    binaryOptions: { recursionLimit },
+    shutdownSignal: shutdown.signal,
+  });
+  const connect = releaseOnClose(handler);
+  const serve: NodeHandler = (req, res) => {
+    if (req.httpVersionMajor === 2 && fastPath(req as Http2ServerRequest, res as Http2ServerResponse)) return;
+    connect(req, res);
+  };
+  const listener = createDualListener(withCors(corsOrigins, serve));
   const server = listener.net;
   const sessions = new Set<Http2Session>();
   listener.http2.on("session", (session) => {
