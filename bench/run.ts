@@ -15,6 +15,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { connect } from "node:net";
 import { createInterface } from "node:readline";
 import pg from "pg";
 import pino from "pino";
@@ -96,13 +97,21 @@ async function startServer(): Promise<{ child: ChildProcess; url: string }> {
     ],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
-  await new Promise<void>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    lines.on("line", (line) => {
-      if (line.includes('"msg":"serving"')) resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
+  // Ready when the port accepts connections: works at any --log-level (the "serving" line is info).
+  let exited = false;
+  child.once("exit", () => {
+    exited = true;
   });
+  child.stdout?.resume();
+  for (;;) {
+    if (exited) throw new Error(`server exited with ${child.exitCode}`);
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, "127.0.0.1", () => resolve(true)).once("error", () => resolve(false));
+      socket.once("connect", () => socket.destroy());
+    });
+    if (up) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   return { child, url: `http://127.0.0.1:${port}` };
 }
 

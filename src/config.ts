@@ -17,6 +17,8 @@ export interface Config {
   shutdownGraceMs: number;
   /** Browser origins allowed to call (CORS); empty = none, "*" = any. */
   corsOrigins: string[];
+  /** Concurrent Saves written together (see src/sessions/group-commit.ts). */
+  groupCommit: { maxBatch: number; windowMs: number };
   /** Where blind Saves are journaled while the database is unavailable; undefined = no spool. */
   spoolDir: string | undefined;
   logLevel: string;
@@ -74,6 +76,20 @@ export const settings = {
     kind: "int",
     min: 1,
   },
+  groupCommitMaxBatch: {
+    flag: "group-commit-max-batch",
+    env: "ISOTOPE_GROUP_COMMIT_MAX_BATCH",
+    file: ["storage", "group_commit_max_batch"],
+    kind: "int",
+    min: 1,
+  },
+  groupCommitWindowMs: {
+    flag: "group-commit-window-ms",
+    env: "ISOTOPE_GROUP_COMMIT_WINDOW_MS",
+    file: ["storage", "group_commit_window_ms"],
+    kind: "int",
+    min: 0,
+  },
   maxSessionBytes: {
     flag: "max-session-bytes",
     env: "ISOTOPE_MAX_SESSION_BYTES",
@@ -101,6 +117,8 @@ export const defaults = {
   poolMax: 10,
   statementTimeoutMs: 30_000,
   connectTimeoutMs: 5_000,
+  groupCommitMaxBatch: 64,
+  groupCommitWindowMs: 0,
   maxSessionBytes: 8 * 1024 * 1024,
   maxDepth: 100,
   maxReceiveBytes: 16 * 1024 * 1024,
@@ -192,6 +210,10 @@ export function loadConfig(
     limits,
     shutdownGraceMs: int("shutdownGraceMs") ?? defaults.shutdownGraceMs,
     corsOrigins: listOf(read("corsOrigins")),
+    groupCommit: {
+      maxBatch: int("groupCommitMaxBatch") ?? defaults.groupCommitMaxBatch,
+      windowMs: int("groupCommitWindowMs") ?? defaults.groupCommitWindowMs,
+    },
     spoolDir: spoolDir === undefined ? undefined : resolve(spoolDir),
     logLevel,
     configFile: text === undefined ? undefined : configFile,

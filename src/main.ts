@@ -7,6 +7,7 @@ import { ConfigError, loadConfig } from "./config.js";
 import { migrate } from "./db/migrate.js";
 import { openDatabase } from "./db/open.js";
 import { createServer } from "./server.js";
+import { withGroupCommit } from "./sessions/group-commit.js";
 import { createSessionRepository } from "./sessions/repository.js";
 import { openSpool } from "./sessions/spool.js";
 
@@ -39,7 +40,11 @@ async function main(): Promise<void> {
   const db = await openDatabase(config.database, log);
   const { applied } = await migrate(db, { table: config.table }, log);
   if (applied.length > 0) log.info({ applied }, "migrations applied");
-  const repository = createSessionRepository(db, config.table);
+  const repository = withGroupCommit(createSessionRepository(db, config.table), {
+    ...config.groupCommit,
+    // Half the pool writes batches, the rest stays free for reads; PGlite has one connection.
+    maxInFlight: config.database.kind === "postgres" ? Math.max(1, Math.floor(config.database.poolMax / 2)) : 1,
+  });
   const spool = config.spoolDir === undefined ? undefined : await openSpool(config.spoolDir, repository, log);
   if (spool) log.info({ spool_dir: spool.directory, pending: spool.status().pending }, "outage spool enabled");
   const server = createServer({

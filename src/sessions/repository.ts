@@ -106,6 +106,13 @@ export type ReplayResult =
 
 export interface SessionRepository {
   save(input: SaveInput, signal?: AbortSignal): Promise<SaveResult>;
+  /**
+   * Group commit: many Saves of distinct sessions, none with an absolute expiry, written with one
+   * statement per shape (blind with / without metadata, create, compare-and-set) — usually one.
+   * Each statement commits on its own; results come back in input order. A conflict is a result
+   * for its own input only.
+   */
+  saveMany(inputs: readonly SaveInput[], signal?: AbortSignal): Promise<SaveResult[]>;
   load(sessionId: string, includeInactive: boolean, signal?: AbortSignal): Promise<StoredSession | undefined>;
   list(query: ListQuery, signal?: AbortSignal): Promise<StoredSession[]>;
   /** Returns whether a session was deleted (false when missing, or already inactive for a soft delete). */
@@ -266,6 +273,48 @@ export function createSessionRepository(db: Db, table: string): SessionRepositor
   const countPurgeableSql = `SELECT count(*)::int8::text AS n FROM ${table}
     WHERE NOT is_active AND last_updated < now() - $1::int8 * interval '1 microsecond'`;
 
+  // Group commit: one row per input from parallel arrays (unnest), the same columns and rules as
+  // saveSql. The input's column names differ from the table's so RETURNING's stay unambiguous.
+  const batchInput = `unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[])
+    AS i(id, data, meta, expires_in, expected)`;
+  const batchExpiresAt =
+    "CASE WHEN i.expires_in IS NULL THEN NULL ELSE now() + i.expires_in * interval '1 microsecond' END";
+  const batchInsert = (metadata: string) => `INSERT INTO ${table} AS t
+        (session_id, session_data, metadata, created_at, last_updated, expires_at, version, is_active)
+      SELECT i.id, i.data::jsonb, ${metadata}, now(), now(), ${batchExpiresAt}, 1, true FROM ${batchInput}`;
+  const batchReturning = `RETURNING ${columns(false)}, (t.xmax = 0) AS created`;
+  const saveManySql = {
+    // ON CONFLICT DO UPDATE sees only EXCLUDED, not the input row: whether metadata was given
+    // cannot travel with the row, so Saves with and without metadata are two statements.
+    blindWithMetadata: `${batchInsert("i.meta::jsonb")}
+      ON CONFLICT (session_id) DO UPDATE SET
+        session_data = EXCLUDED.session_data, metadata = EXCLUDED.metadata, expires_at = EXCLUDED.expires_at,
+        last_updated = now(), version = COALESCE(t.version, 1) + 1, is_active = true
+      ${batchReturning}`,
+    blindKeepMetadata: `${batchInsert("'{}'::jsonb")}
+      ON CONFLICT (session_id) DO UPDATE SET
+        session_data = EXCLUDED.session_data, expires_at = EXCLUDED.expires_at,
+        last_updated = now(), version = COALESCE(t.version, 1) + 1, is_active = true
+      ${batchReturning}`,
+    create: `${batchInsert("COALESCE(i.meta::jsonb, '{}'::jsonb)")} ON CONFLICT (session_id) DO NOTHING ${batchReturning}`,
+    compareAndSet: `UPDATE ${table} AS t SET
+        session_data = i.data::jsonb, metadata = COALESCE(i.meta::jsonb, t.metadata),
+        expires_at = ${batchExpiresAt}, last_updated = now(), version = COALESCE(t.version, 1) + 1, is_active = true
+      FROM ${batchInput}
+      WHERE t.session_id = i.id AND COALESCE(t.version, 1) = i.expected
+      RETURNING ${columns(false)}, false AS created`,
+  };
+  const shapeOf = (input: SaveInput): keyof typeof saveManySql =>
+    input.expectedVersion === undefined
+      ? input.metadataJson === undefined
+        ? "blindKeepMetadata"
+        : "blindWithMetadata"
+      : input.expectedVersion === 0n
+        ? "create"
+        : "compareAndSet";
+  const currentVersionsSql = `SELECT session_id, COALESCE(version, 1)::int8::text AS version
+    FROM ${table} WHERE session_id = ANY($1::text[])`;
+
   const run = async (tx: Queryable, sql: string, params: unknown[], signal?: AbortSignal) =>
     (await tx.query(sql, params, signal)).rowCount;
 
@@ -289,6 +338,39 @@ export function createSessionRepository(db: Db, table: string): SessionRepositor
       if (row) return { kind: "saved", session: toStored(row), created: row.created };
       const current = await db.query<{ version: string }>(currentVersionSql, [input.sessionId], signal);
       return { kind: "conflict", currentVersion: BigInt(current.rows[0]?.version ?? 0) };
+    },
+
+    async saveMany(inputs, signal) {
+      const results = new Map<string, SaveResult>();
+      const shapes = new Map<keyof typeof saveManySql, SaveInput[]>();
+      for (const input of inputs) {
+        const shape = shapeOf(input);
+        const group = shapes.get(shape);
+        if (group) group.push(input);
+        else shapes.set(shape, [input]);
+      }
+      for (const [shape, group] of shapes) {
+        const params = [
+          group.map((input) => input.sessionId),
+          group.map((input) => input.dataJson),
+          group.map((input) => input.metadataJson ?? null),
+          group.map(({ expiry }) => {
+            if (expiry.kind === "at") throw new Error("saveMany: an absolute expiry needs save()");
+            return expiry.kind === "in" ? expiry.micros.toString() : null;
+          }),
+          group.map((input) => input.expectedVersion?.toString() ?? null),
+        ];
+        const { rows } = await db.query<SessionRow & { created: boolean }>(saveManySql[shape], params, signal);
+        for (const row of rows)
+          results.set(row.session_id, { kind: "saved", session: toStored(row), created: row.created });
+      }
+      const missing = inputs.filter((input) => !results.has(input.sessionId)).map((input) => input.sessionId);
+      if (missing.length > 0) {
+        const { rows } = await db.query<{ session_id: string; version: string }>(currentVersionsSql, [missing], signal);
+        const current = new Map(rows.map((row) => [row.session_id, BigInt(row.version)]));
+        for (const id of missing) results.set(id, { kind: "conflict", currentVersion: current.get(id) ?? 0n });
+      }
+      return inputs.map((input) => results.get(input.sessionId) as SaveResult);
     },
 
     async load(sessionId, includeInactive, signal) {

@@ -5,6 +5,7 @@ import { defaults, type Limits } from "../../src/config.js";
 import type { Db } from "../../src/db/database.js";
 import { migrate } from "../../src/db/migrate.js";
 import { createServer } from "../../src/server.js";
+import { withGroupCommit } from "../../src/sessions/group-commit.js";
 import { createSessionRepository } from "../../src/sessions/repository.js";
 import { openSpool, type Spool } from "../../src/sessions/spool.js";
 import type { Backend } from "./databases.js";
@@ -48,7 +49,8 @@ export async function startServer(
   const logs: Array<Record<string, unknown>> = [];
   const log = capturingLogger(logs);
   await migrate(db, { table }, log);
-  const repository = createSessionRepository(db, table);
+  // As in production (src/main.ts): every server test also exercises group commit.
+  const repository = withGroupCommit(createSessionRepository(db, table), { maxBatch: 64, windowMs: 0, maxInFlight: 2 });
   const spool = spoolDir === undefined ? undefined : await openSpool(spoolDir, repository, log);
   const server = createServer({
     db,
