@@ -18,7 +18,8 @@ import { createSessionRepository } from "../src/sessions/repository.js";
 import { closedLoop, type Operation, sessionData, sessionId, type Workload } from "./workload.js";
 
 export interface DriverArgs {
-  path: "raw-pg" | "peer" | "product";
+  /** product and product-nocache differ only in the server they call (see run.ts). */
+  path: "raw-pg" | "peer" | "product" | "product-nocache";
   workload: Workload;
   concurrency: number;
   warmupMs: number;

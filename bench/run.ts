@@ -2,14 +2,15 @@
  * `npm run bench`: one run, one data set, three paths — raw `pg` with the product's SQL (the
  * limit), connect-pg-simple (the peer) and the product's server in its own process driven over
  * gRPC from a separate driver process — on save, load and mixed (80 % load) at concurrency 32, and
- * a latency run at concurrency 1. Prints ops/s, p50/p99, CPU per op of each process and the
+ * a latency run at concurrency 1. "product" is a server whose hot cache holds the data set
+ * (--cache-bytes 256 MiB); "product-nocache" a second one with the cache off. Prints ops/s, p50/p99, CPU per op of each process and the
  * ratios product/raw-pg and product/peer. Figures go to stdout; bench/RESULTS.md records them.
  *
  * Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres),
  * BENCH_SECONDS (measured seconds per run, default 5), BENCH_SESSIONS (default 10000),
- * BENCH_SERVER_ARGS (extra flags for the server, e.g. "--log-level warn"),
+ * BENCH_SERVER_ARGS (extra flags for the servers, e.g. "--log-level warn"),
  * BENCH_PLAN (runs as workload/concurrency, comma-separated; default
- * save/32,load/32,mixed/32,save/1,load/1), BENCH_PATHS (default raw-pg,peer,product),
+ * save/32,load/32,mixed/32,save/1,load/1), BENCH_PATHS (default raw-pg,peer,product,product-nocache),
  * BENCH_PROFILE (a directory: the server runs with --cpu-prof and writes its profile there on
  * exit; `tsx bench/profile.ts DIR` summarises it).
  */
@@ -37,7 +38,9 @@ const plan = (process.env.BENCH_PLAN ?? "save/32,load/32,mixed/32,save/1,load/1"
   const [workload, concurrency] = run.split("/");
   return [workload as Workload, Number(concurrency)] as const;
 });
-const paths = (process.env.BENCH_PATHS ?? "raw-pg,peer,product").split(",") as Array<DriverArgs["path"]>;
+const paths = (process.env.BENCH_PATHS ?? "raw-pg,peer,product,product-nocache").split(",") as Array<
+  DriverArgs["path"]
+>;
 
 async function seed(): Promise<void> {
   const db = await openPostgres(
@@ -78,7 +81,7 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
 }
 
-async function startServer(): Promise<{ child: ChildProcess; url: string }> {
+async function startServer(cacheBytes: number): Promise<{ child: ChildProcess; url: string }> {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const profile = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
   const child = spawn(
@@ -93,6 +96,8 @@ async function startServer(): Promise<{ child: ChildProcess; url: string }> {
       table,
       "--port",
       String(port),
+      "--cache-bytes",
+      String(cacheBytes),
       ...serverArgs,
     ],
     { stdio: ["ignore", "pipe", "inherit"] },
@@ -158,7 +163,7 @@ async function drive(
     path,
     workload,
     concurrency,
-    serverCpuMsPerOp: path === "product" ? (serverCpu * 1000) / Math.max(1, figures.ops) : undefined,
+    serverCpuMsPerOp: path.startsWith("product") ? (serverCpu * 1000) / Math.max(1, figures.ops) : undefined,
   };
 }
 
@@ -167,37 +172,49 @@ const fixed = (n: number | undefined, digits = 2) => (n === undefined ? "—" : 
 async function main(): Promise<void> {
   console.log(`seeding ${sessions} sessions of ~4.5 KB into ${table} and ${peerTable} …`);
   await seed();
-  const server = await startServer();
+  const servers = {
+    product: await startServer(256 * 1024 * 1024),
+    "product-nocache": await startServer(0),
+  };
   const runs: Run[] = [];
   try {
     for (const [workload, concurrency] of plan) {
       for (const path of paths) {
-        const run = await drive(path, workload, concurrency, server);
+        const run = await drive(
+          path,
+          workload,
+          concurrency,
+          path === "product-nocache" ? servers[path] : servers.product,
+        );
         runs.push(run);
         console.log(
-          `${workload.padEnd(5)} c=${String(concurrency).padEnd(2)} ${path.padEnd(7)} ${fixed(run.opsPerSecond, 0).padStart(7)} ops/s  p50 ${fixed(run.p50Ms)} ms  p99 ${fixed(run.p99Ms)} ms  cpu/op client ${fixed(run.clientCpuMsPerOp, 3)} ms server ${fixed(run.serverCpuMsPerOp, 3)} ms${run.errors ? `  errors ${run.errors}` : ""}`,
+          `${workload.padEnd(5)} c=${String(concurrency).padEnd(2)} ${path.padEnd(15)} ${fixed(run.opsPerSecond, 0).padStart(7)} ops/s  p50 ${fixed(run.p50Ms)} ms  p99 ${fixed(run.p99Ms)} ms  cpu/op client ${fixed(run.clientCpuMsPerOp, 3)} ms server ${fixed(run.serverCpuMsPerOp, 3)} ms${run.errors ? `  errors ${run.errors}` : ""}`,
         );
       }
     }
   } finally {
-    server.child.kill("SIGTERM");
-    await new Promise((resolve) => server.child.once("exit", resolve));
+    for (const server of Object.values(servers)) {
+      server.child.kill("SIGTERM");
+      await new Promise((resolve) => server.child.once("exit", resolve));
+    }
   }
 
   console.log("\nratios (same run, same data):");
   console.log(
-    "| workload | c | product ops/s | raw pg ops/s | peer ops/s | product/raw-pg | product/peer | p50 product/raw | p99 product/raw |",
+    "| workload | c | product ops/s | no cache | raw pg ops/s | peer ops/s | product/raw-pg | no cache/raw-pg | product/peer | p50 product/raw | p99 product/raw |",
   );
-  console.log("|---|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|");
   for (const [workload, concurrency] of new Map(
     runs.map((r) => [`${r.workload}/${r.concurrency}`, [r.workload, r.concurrency] as const]),
   ).values()) {
     const find = (path: Run["path"]) =>
       runs.find((r) => r.path === path && r.workload === workload && r.concurrency === concurrency) as Run;
-    const [product, raw, peer] = [find("product"), find("raw-pg"), find("peer")];
-    if (!product || !raw || !peer) continue;
+    const [product, raw, peer, nocache] = [find("product"), find("raw-pg"), find("peer"), find("product-nocache")];
+    if (!product || !raw) continue;
+    const ratio = (a: Run | undefined, b: Run | undefined) =>
+      a && b ? `${fixed(a.opsPerSecond / b.opsPerSecond)}×` : "—";
     console.log(
-      `| ${workload} | ${concurrency} | ${fixed(product.opsPerSecond, 0)} | ${fixed(raw.opsPerSecond, 0)} | ${fixed(peer.opsPerSecond, 0)} | ${fixed(product.opsPerSecond / raw.opsPerSecond)}× | ${fixed(product.opsPerSecond / peer.opsPerSecond)}× | ${fixed(product.p50Ms)} / ${fixed(raw.p50Ms)} ms | ${fixed(product.p99Ms)} / ${fixed(raw.p99Ms)} ms |`,
+      `| ${workload} | ${concurrency} | ${fixed(product.opsPerSecond, 0)} | ${fixed(nocache?.opsPerSecond, 0)} | ${fixed(raw.opsPerSecond, 0)} | ${fixed(peer?.opsPerSecond, 0)} | ${ratio(product, raw)} | ${ratio(nocache, raw)} | ${ratio(product, peer)} | ${fixed(product.p50Ms)} / ${fixed(raw.p50Ms)} ms | ${fixed(product.p99Ms)} / ${fixed(raw.p99Ms)} ms |`,
     );
   }
   const cleanup = new pg.Client({ connectionString: databaseUrl });

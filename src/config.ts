@@ -17,6 +17,8 @@ export interface Config {
   shutdownGraceMs: number;
   /** Browser origins allowed to call (CORS); empty = none, "*" = any. */
   corsOrigins: string[];
+  /** Memory for the hot cache of sessions, in bytes (0 = off). */
+  cacheBytes: number;
   /** Concurrent Saves written together (see src/sessions/group-commit.ts). */
   groupCommit: { maxBatch: number; windowMs: number };
   /** Where blind Saves are journaled while the database is unavailable; undefined = no spool. */
@@ -76,6 +78,13 @@ export const settings = {
     kind: "int",
     min: 1,
   },
+  cacheBytes: {
+    flag: "cache-bytes",
+    env: "ISOTOPE_CACHE_BYTES",
+    file: ["storage", "cache_bytes"],
+    kind: "int",
+    min: 0,
+  },
   groupCommitMaxBatch: {
     flag: "group-commit-max-batch",
     env: "ISOTOPE_GROUP_COMMIT_MAX_BATCH",
@@ -117,6 +126,7 @@ export const defaults = {
   poolMax: 10,
   statementTimeoutMs: 30_000,
   connectTimeoutMs: 5_000,
+  cacheBytes: 64 * 1024 * 1024,
   groupCommitMaxBatch: 64,
   groupCommitWindowMs: 0,
   maxSessionBytes: 8 * 1024 * 1024,
@@ -210,6 +220,7 @@ export function loadConfig(
     limits,
     shutdownGraceMs: int("shutdownGraceMs") ?? defaults.shutdownGraceMs,
     corsOrigins: listOf(read("corsOrigins")),
+    cacheBytes: int("cacheBytes") ?? defaults.cacheBytes,
     groupCommit: {
       maxBatch: int("groupCommitMaxBatch") ?? defaults.groupCommitMaxBatch,
       windowMs: int("groupCommitWindowMs") ?? defaults.groupCommitWindowMs,

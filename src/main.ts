@@ -7,6 +7,7 @@ import { ConfigError, loadConfig } from "./config.js";
 import { migrate } from "./db/migrate.js";
 import { openDatabase } from "./db/open.js";
 import { createServer } from "./server.js";
+import { withCache } from "./sessions/cache.js";
 import { withGroupCommit } from "./sessions/group-commit.js";
 import { createSessionRepository } from "./sessions/repository.js";
 import { openSpool } from "./sessions/spool.js";
@@ -40,11 +41,14 @@ async function main(): Promise<void> {
   const db = await openDatabase(config.database, log);
   const { applied } = await migrate(db, { table: config.table }, log);
   if (applied.length > 0) log.info({ applied }, "migrations applied");
-  const repository = withGroupCommit(createSessionRepository(db, config.table), {
+  const grouped = withGroupCommit(createSessionRepository(db, config.table), {
     ...config.groupCommit,
     // Half the pool writes batches, the rest stays free for reads; PGlite has one connection.
     maxInFlight: config.database.kind === "postgres" ? Math.max(1, Math.floor(config.database.poolMax / 2)) : 1,
   });
+  const cache = withCache(grouped, db, config.table, config.cacheBytes);
+  const repository = cache.repository;
+  log.info({ cache_bytes: config.cacheBytes, group_commit: config.groupCommit }, "hot cache and group commit");
   const spool = config.spoolDir === undefined ? undefined : await openSpool(config.spoolDir, repository, log);
   if (spool) log.info({ spool_dir: spool.directory, pending: spool.status().pending }, "outage spool enabled");
   const server = createServer({
@@ -54,6 +58,7 @@ async function main(): Promise<void> {
     log,
     corsOrigins: config.corsOrigins,
     spool,
+    cache,
   });
   const port = await server.listen(config.port, config.host);
   log.info({ port, host: config.host ?? "all interfaces", backend: db.backend, database: db.location }, "serving");
@@ -65,6 +70,7 @@ async function main(): Promise<void> {
     log.info({ signal, grace_ms: config.shutdownGraceMs }, "shutting down");
     await server.close(config.shutdownGraceMs);
     await spool?.close();
+    await cache.close();
     await db.close();
     log.info("stopped");
     destination.flushSync();

@@ -24,6 +24,7 @@ import { createHealth } from "./health.js";
 import { createDrain, errorInterceptor, loggingInterceptor } from "./interceptors.js";
 import { createDualListener } from "./listener.js";
 import { registerReflection } from "./reflection.js";
+import type { SessionCache } from "./sessions/cache.js";
 import type { SessionRepository } from "./sessions/repository.js";
 import { createSessionService } from "./sessions/service.js";
 import type { Spool } from "./sessions/spool.js";
@@ -39,6 +40,8 @@ export interface ServerDeps {
   corsOrigins?: readonly string[];
   /** The outage journal (blind Saves while the database is down); replayed when it is back. */
   spool?: Spool;
+  /** The hot cache wrapping `repository`, for CheckConnection's figures. */
+  cache?: SessionCache;
 }
 
 export interface Server {
@@ -61,6 +64,7 @@ export function createServer({
   healthProbeMs = 2000,
   corsOrigins = [],
   spool,
+  cache,
 }: ServerDeps): Server {
   const health = createHealth();
   const drain = createDrain();
@@ -68,7 +72,7 @@ export function createServer({
   // Every in-flight handler listens on this signal: hundreds at once is normal, not a leak.
   setMaxListeners(0, shutdown.signal);
 
-  const sessionService = createSessionService({ db, repository, limits, spool });
+  const sessionService = createSessionService({ db, repository, limits, spool, cache });
   const interceptors = [loggingInterceptor(log), drain.interceptor, errorInterceptor()];
   // Each JSON level of a Struct is two or three protobuf message levels (Struct → Value → …):
   // let the decoder reach past max_depth so the validator can refuse it with the field named.

@@ -16,6 +16,7 @@ import {
 import type { Limits } from "../config.js";
 import type { Db } from "../db/database.js";
 import { isUnavailable } from "../errors.js";
+import type { SessionCache } from "./cache.js";
 import { decodePageToken, encodePageToken, parseStoredObject, toDuration, toSession, toTimestamp } from "./convert.js";
 import type { Expiry, ScanQuery, SessionRepository, SpooledWrite, StoredSession } from "./repository.js";
 import type { Spool } from "./spool.js";
@@ -27,6 +28,8 @@ export interface SessionServiceDeps {
   limits: Limits;
   /** The outage journal, when a spool directory is configured. */
   spool?: Spool;
+  /** The hot cache, for CheckConnection's figures. */
+  cache?: SessionCache;
 }
 
 const defaultListLimit = 50;
@@ -36,6 +39,7 @@ export function createSessionService({
   repository,
   limits,
   spool,
+  cache,
 }: SessionServiceDeps): ServiceImpl<typeof SessionService> {
   const metadataFilter = (filter: JsonObject | undefined) =>
     filter === undefined ? undefined : validate.jsonDocument(filter, "metadata_filter", limits);
@@ -49,6 +53,12 @@ export function createSessionService({
     batchSize: validate.inRange(req.batchSize, "batch_size", 1, 10_000, 500),
     includeData,
   });
+
+  const cacheStatus = () => {
+    if (!cache) return { enabled: false };
+    const { enabled, coherent, ...figures } = cache.stats();
+    return { enabled, coherent, ...mapValues(figures, BigInt) };
+  };
 
   return {
     async save(req, ctx) {
@@ -244,6 +254,7 @@ export function createSessionService({
         backend: db.backend,
         database: db.location,
         spool: spool ? { enabled: true, ...mapValues(spool.status(), BigInt) } : { enabled: false },
+        cache: cacheStatus(),
       };
       try {
         const { serverVersion } = await repository.ping(ctx.signal);
@@ -278,9 +289,19 @@ function mapValues<K extends string, V, W>(record: Record<K, V>, fn: (value: V) 
 }
 
 /** A row with its data, or DATA_LOSS when what is stored cannot be carried by a Struct. */
+/**
+ * Decoded messages of rows the hot cache holds (src/sessions/cache.ts hands back the same row
+ * object on every hit): JSON text → Struct is the costliest step of a Load, done once per version.
+ * Weak, so a row the cache drops takes its message with it. Messages are never mutated once built.
+ */
+const decoded = new WeakMap<StoredSession, Session>();
+
 function servable(row: StoredSession): Session {
+  const known = decoded.get(row);
+  if (known) return known;
   const { session, failure } = restoreCheck(row);
   if (failure) throw new ConnectError(`session "${row.sessionId}" cannot be served: ${failure.reason}`, Code.DataLoss);
+  decoded.set(row, session as Session);
   return session as Session;
 }
 

@@ -5,6 +5,7 @@ import { defaults, type Limits } from "../../src/config.js";
 import type { Db } from "../../src/db/database.js";
 import { migrate } from "../../src/db/migrate.js";
 import { createServer } from "../../src/server.js";
+import { withCache } from "../../src/sessions/cache.js";
 import { withGroupCommit } from "../../src/sessions/group-commit.js";
 import { createSessionRepository } from "../../src/sessions/repository.js";
 import { openSpool, type Spool } from "../../src/sessions/spool.js";
@@ -49,13 +50,16 @@ export async function startServer(
   const logs: Array<Record<string, unknown>> = [];
   const log = capturingLogger(logs);
   await migrate(db, { table }, log);
-  // As in production (src/main.ts): every server test also exercises group commit.
-  const repository = withGroupCommit(createSessionRepository(db, table), { maxBatch: 64, windowMs: 0, maxInFlight: 2 });
+  // As in production (src/main.ts): every server test also exercises group commit and the cache.
+  const grouped = withGroupCommit(createSessionRepository(db, table), { maxBatch: 64, windowMs: 0, maxInFlight: 2 });
+  const cache = withCache(grouped, db, table, 8 * 1024 * 1024);
+  const repository = cache.repository;
   const spool = spoolDir === undefined ? undefined : await openSpool(spoolDir, repository, log);
   const server = createServer({
     db,
     repository,
     spool,
+    cache,
     limits,
     log,
     healthProbeMs: 200,
@@ -72,6 +76,7 @@ export async function startServer(
     async stop() {
       await server.close(2000);
       await spool?.close();
+      await cache.close();
       await cleanup();
     },
   };
