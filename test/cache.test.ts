@@ -155,6 +155,19 @@ describe.runIf(postgresUrl)("two server processes on one PostgreSQL", () => {
     expect((await cacheOf(ca)).hits).toBeGreaterThan(before.hits);
   });
 
+  it("a Touch on one replica is what the other serves: same version, new expiry", async () => {
+    const [ca, cb] = [clientFor(a), clientFor(b)];
+    await ca.save({ sessionId: "touched", data: { n: 1 } });
+    for (let i = 0; i < 10; i++) {
+      await ca.load({ sessionId: "touched" });
+      const { session } = await cb.touch({
+        sessionId: "touched",
+        expiry: { case: "expiresIn", value: { seconds: BigInt(3600 + i), nanos: 0 } },
+      });
+      expect((await ca.load({ sessionId: "touched" })).session?.expiresAt).toEqual(session?.expiresAt);
+    }
+  });
+
   it("fall back to the database while the notification channel is down, then recover", {
     timeout: 60_000,
   }, async () => {

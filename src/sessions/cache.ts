@@ -7,9 +7,10 @@
  *   JSON text (UTF-16, twice its length) plus the decoded message the service memoizes on it
  *   (about as much again, twice), plus a fixed overhead.
  * - Filled on Load, on Save (its row, with the data the caller sent) and by Restore / RestoreStream
- *   (every session they stream); emptied of a session on Delete, a Save conflict, Cleanup.
- * - Never a stale version. Every statement that changes the table notifies its sessions and
- *   versions (migration 0003, a trigger: writers outside this service count too). A notification
+ *   (every session they stream); Touch updates the held expiry; emptied of a session on Delete, a
+ *   Save conflict, Cleanup.
+ * - Never a stale version. Every statement that changes the table notifies its sessions,
+ *   versions and expiries (migration 0003, a trigger: writers outside this service count too). A notification
  *   evicts any older entry it names; a hit is served only after `ChangeFeed.sync` proved that
  *   every change committed before the Load began has been heard. A read or write that raced a
  *   change of its session is not cached (its result may already be old).
@@ -56,8 +57,8 @@ export function withCache(repository: SessionRepository, db: Db, table: string, 
   let misses = 0;
   /** Bumped on every notification: reads remember it to learn whether a change raced them. */
   let generation = 0;
-  /** Sessions named by a notification: when, and the newest version named (null: deleted). */
-  const changed = new Map<string, { generation: number; version: bigint | null }>();
+  /** Sessions named by a notification: when, and the state it named (version null: deleted). */
+  const changed = new Map<string, { generation: number; version: bigint | null; expiresAt: Micros | undefined }>();
   /** Reads that started before this generation cannot tell what changed under them. */
   let floor = 0;
 
@@ -83,15 +84,18 @@ export function withCache(repository: SessionRepository, db: Db, table: string, 
     }
     if (!Array.isArray(list)) return clear();
     generation++;
-    for (const item of list as Array<[string, number | null]>) {
-      const [sessionId, version] = item;
-      const stamped = version === null ? null : BigInt(version);
-      const before = changed.get(sessionId);
-      const newest = before?.version === null || stamped === null ? null : max(before?.version ?? 0n, stamped);
-      changed.set(sessionId, { generation, version: newest });
+    for (const item of list as Array<[string, number | null, number | null]>) {
+      const [sessionId, version, expires] = item;
+      const change = {
+        generation,
+        version: version === null ? null : BigInt(version),
+        expiresAt: expires === null ? undefined : BigInt(expires),
+      };
+      // PostgreSQL delivers notifications in commit order: the last one names the newest state.
+      changed.set(sessionId, change);
       const entry = entries.get(sessionId);
-      // Our own write's notification names the version we already hold: keep that entry.
-      if (entry && (stamped === null || entry.session.version < stamped)) evict(sessionId);
+      // Our own write's notification names the state we already hold: keep that entry.
+      if (entry && !olderOrSame(change, entry.session)) evict(sessionId);
     }
     // The race ledger only needs to outlive the reads in flight; rather than track them, forget it
     // all now and then, refusing to cache any read that started before.
@@ -107,8 +111,7 @@ export function withCache(repository: SessionRepository, db: Db, table: string, 
   const remember = (session: StoredSession, startedAt: number) => {
     if (session.dataJson === undefined || !session.isActive || !feed.connected || startedAt < floor) return;
     const change = changed.get(session.sessionId);
-    if (change && change.generation > startedAt && (change.version === null || change.version > session.version))
-      return;
+    if (change && change.generation > startedAt && !olderOrSame(change, session)) return;
     const current = entries.get(session.sessionId);
     if (current && current.session.version > session.version) return;
     evict(session.sessionId);
@@ -171,6 +174,18 @@ export function withCache(repository: SessionRepository, db: Db, table: string, 
       return session;
     },
 
+    async touch(sessionId, expiry, signal) {
+      const startedAt = generation;
+      const held = entries.get(sessionId);
+      evict(sessionId); // whatever the outcome, the held expiry may be wrong from here on
+      const result = await repository.touch(sessionId, expiry, signal);
+      if (result.kind === "touched" && held?.session.version === result.session.version) {
+        const { expiresAt, lastUpdated } = result.session;
+        remember({ ...held.session, expiresAt, lastUpdated }, startedAt);
+      }
+      return result;
+    },
+
     async delete(sessionId, hard, signal) {
       try {
         return await repository.delete(sessionId, hard, signal);
@@ -218,4 +233,7 @@ export function withCache(repository: SessionRepository, db: Db, table: string, 
   };
 }
 
-const max = (a: bigint, b: bigint) => (a > b ? a : b);
+/** Whether a notified change is already reflected in `session` (an older version, or this very state). */
+const olderOrSame = (change: { version: bigint | null; expiresAt: Micros | undefined }, session: StoredSession) =>
+  change.version !== null &&
+  (change.version < session.version || (change.version === session.version && change.expiresAt === session.expiresAt));

@@ -45,6 +45,11 @@ export type SaveResult =
   | { kind: "conflict"; currentVersion: bigint }
   | { kind: "expiry-in-past" };
 
+export type TouchResult =
+  | { kind: "touched"; session: StoredSession }
+  | { kind: "missing" }
+  | { kind: "expiry-in-past" };
+
 export interface ListQuery {
   limit: number;
   offset: number;
@@ -115,6 +120,11 @@ export interface SessionRepository {
   saveMany(inputs: readonly SaveInput[], signal?: AbortSignal): Promise<SaveResult[]>;
   load(sessionId: string, includeInactive: boolean, signal?: AbortSignal): Promise<StoredSession | undefined>;
   list(query: ListQuery, signal?: AbortSignal): Promise<StoredSession[]>;
+  /**
+   * Sets an active, unexpired session's expiry and last_updated (not its version or data).
+   * undefined when there is no such session.
+   */
+  touch(sessionId: string, expiry: Expiry, signal?: AbortSignal): Promise<TouchResult>;
   /** Returns whether a session was deleted (false when missing, or already inactive for a soft delete). */
   delete(sessionId: string, hard: boolean, signal?: AbortSignal): Promise<boolean>;
   statistics(signal?: AbortSignal): Promise<Statistics>;
@@ -234,6 +244,12 @@ export function createSessionRepository(db: Db, table: string): SessionRepositor
     }
     return where;
   };
+
+  const touchSql = (
+    expiry: Expiry,
+  ) => `UPDATE ${table} SET expires_at = ${expiresAtSql(expiry, "$2")}, last_updated = now()
+    WHERE session_id = $1 AND is_active AND ${notExpired}
+    RETURNING ${columns(false)}`;
 
   const deleteSoftSql = `UPDATE ${table} SET is_active = false, last_updated = now(),
       version = COALESCE(version, 1) + 1
@@ -392,6 +408,16 @@ export function createSessionRepository(db: Db, table: string): SessionRepositor
         LIMIT $${params.length - 1} OFFSET $${params.length}`;
       const { rows } = await db.query<SessionRow>(sql, params, signal);
       return rows.map(toStored);
+    },
+
+    async touch(sessionId, expiry, signal) {
+      const expiryParam = expiry.kind === "never" ? null : expiry.micros.toString();
+      if (expiry.kind === "at") {
+        const { rows } = await db.query<{ past: boolean }>(expiryInPastSql, [expiryParam], signal);
+        if (rows[0]?.past) return { kind: "expiry-in-past" };
+      }
+      const { rows } = await db.query<SessionRow>(touchSql(expiry), [sessionId, expiryParam], signal);
+      return rows[0] ? { kind: "touched", session: toStored(rows[0]) } : { kind: "missing" };
     },
 
     async delete(sessionId, hard, signal) {

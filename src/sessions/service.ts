@@ -131,11 +131,14 @@ export function createSessionService({
       if (spooled !== undefined && spool) {
         // The database is down and this session's newest write is in the journal: serve that.
         if (spooled.expiresAt !== undefined && spooled.expiresAt <= spool.now()) throw notFound();
-        return { session: servable(spooledRow(spooled, true)), durability: Durability.SPOOLED };
+        return {
+          session: lastMessages(servable(spooledRow(spooled, true)), req.lastMessages),
+          durability: Durability.SPOOLED,
+        };
       }
       const row = await repository.load(sessionId, req.includeInactive, ctx.signal);
       if (row === undefined) throw notFound();
-      return { session: servable(row), durability: Durability.DATABASE };
+      return { session: lastMessages(servable(row), req.lastMessages), durability: Durability.DATABASE };
     },
 
     async list(req, ctx) {
@@ -176,6 +179,32 @@ export function createSessionService({
         throw new ConnectError(`session_id: session "${sessionId}" not found`, Code.NotFound);
       }
       return { deleted, hard: req.hard };
+    },
+
+    async touch(req, ctx) {
+      const sessionId = validate.sessionId(req.sessionId);
+      if (req.expiry.case === undefined || (req.expiry.case === "neverExpire" && !req.expiry.value)) {
+        throw validate.invalidArgument("expiry", "set expires_in, expires_at or never_expire = true");
+      }
+      const expiry: Expiry =
+        req.expiry.case === "expiresIn"
+          ? { kind: "in", micros: validate.positiveDuration(req.expiry.value, "expires_in") }
+          : req.expiry.case === "expiresAt"
+            ? { kind: "at", micros: validate.timestamp(req.expiry.value, "expires_at") }
+            : { kind: "never" };
+      // Spooled writes land first: a replay must not undo the new expiry.
+      if (spool && (await spool.settle(sessionId, ctx.signal)) !== undefined) {
+        throw new ConnectError("database unavailable, retry later", Code.Unavailable);
+      }
+      const result = await repository.touch(sessionId, expiry, ctx.signal);
+      switch (result.kind) {
+        case "touched":
+          return { session: toSession(result.session) };
+        case "expiry-in-past":
+          throw validate.invalidArgument("expires_at", "must be in the future");
+        case "missing":
+          throw new ConnectError(`session_id: session "${sessionId}" not found`, Code.NotFound);
+      }
     },
 
     async statistics(_req, ctx) {
@@ -239,7 +268,7 @@ export function createSessionService({
         for (const row of batch) {
           const { session, failure } = restoreCheck(row);
           if (failure) failures.push(failure);
-          else sessions.push(req.omitData ? toSession(row) : (session as Session));
+          else sessions.push(req.omitData ? toSession(row) : lastMessages(session as Session, req.lastMessages));
         }
         progress.restoredCount += BigInt(sessions.length);
         progress.failedCount += BigInt(failures.length);
@@ -289,6 +318,17 @@ function mapValues<K extends string, V, W>(record: Record<K, V>, fn: (value: V) 
 }
 
 /** A row with its data, or DATA_LOSS when what is stored cannot be carried by a Struct. */
+/**
+ * Load's and RestoreStream's `last_messages` window: the same session with only the last `n`
+ * entries of data.messages (a copy: the decoded message may be shared through the cache).
+ * message_count keeps counting them all.
+ */
+function lastMessages(session: Session, n: number): Session {
+  const messages = session.data?.messages;
+  if (n === 0 || !Array.isArray(messages) || messages.length <= n) return session;
+  return { ...session, data: { ...session.data, messages: messages.slice(-n) } };
+}
+
 /**
  * Decoded messages of rows the hot cache holds (src/sessions/cache.ts hands back the same row
  * object on every hit): JSON text → Struct is the costliest step of a Load, done once per version.

@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file isotope/session/v1/session.proto.
  */
 export const file_isotope_session_v1_session: GenFile = /*@__PURE__*/
-  fileDesc("CiBpc290b3BlL3Nlc3Npb24vdjEvc2Vzc2lvbi5wcm90bxISaXNvdG9wZS5zZXNzaW9uLnYxIrwCCgdTZXNzaW9uEhIKCnNlc3Npb25faWQYASABKAkSJQoEZGF0YRgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKQoIbWV0YWRhdGEYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXBkYXRlZBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdmVyc2lvbhgHIAEoAxIRCglpc19hY3RpdmUYCCABKAgSFQoNbWVzc2FnZV9jb3VudBgJIAEoAyJYCg9WZXJzaW9uQ29uZmxpY3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDEhcKD2N1cnJlbnRfdmVyc2lvbhgDIAEoAyKUAgoLU2F2ZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIlCgRkYXRhGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIpCghtZXRhZGF0YRgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLwoKZXhwaXJlc19pbhgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkgAEjAKCmV4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAASHQoQZXhwZWN0ZWRfdmVyc2lvbhgGIAEoA0gBiAEBQggKBmV4cGlyeUITChFfZXhwZWN0ZWRfdmVyc2lvbiKBAQoMU2F2ZVJlc3BvbnNlEiwKB3Nlc3Npb24YASABKAsyGy5pc290b3BlLnNlc3Npb24udjEuU2Vzc2lvbhIPCgdjcmVhdGVkGAIgASgIEjIKCmR1cmFiaWxpdHkYAyABKA4yHi5pc290b3BlLnNlc3Npb24udjEuRHVyYWJpbGl0eSI7CgtMb2FkUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhgKEGluY2x1ZGVfaW5hY3RpdmUYAiABKAgicAoMTG9hZFJlc3BvbnNlEiwKB3Nlc3Npb24YASABKAsyGy5pc290b3BlLnNlc3Npb24udjEuU2Vzc2lvbhIyCgpkdXJhYmlsaXR5GAIgASgOMh4uaXNvdG9wZS5zZXNzaW9uLnYxLkR1cmFiaWxpdHkiogEKC0xpc3RSZXF1ZXN0Eg0KBWxpbWl0GAEgASgFEg4KBm9mZnNldBgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEhgKEGluY2x1ZGVfaW5hY3RpdmUYBCABKAgSMAoPbWV0YWRhdGFfZmlsdGVyGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIUCgxpbmNsdWRlX2RhdGEYBiABKAgiVgoMTGlzdFJlc3BvbnNlEi0KCHNlc3Npb25zGAEgAygLMhsuaXNvdG9wZS5zZXNzaW9uLnYxLlNlc3Npb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIkgKDURlbGV0ZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRoYXJkGAIgASgIEhUKDWFsbG93X21pc3NpbmcYAyABKAgiLwoORGVsZXRlUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoCBIMCgRoYXJkGAIgASgIIhMKEVN0YXRpc3RpY3NSZXF1ZXN0ItYCChJTdGF0aXN0aWNzUmVzcG9uc2USFgoOdG90YWxfc2Vzc2lvbnMYASABKAMSFwoPYWN0aXZlX3Nlc3Npb25zGAIgASgDEhkKEWluYWN0aXZlX3Nlc3Npb25zGAMgASgDEhgKEGV4cGlyZWRfc2Vzc2lvbnMYBCABKAMSFgoOdG90YWxfbWVzc2FnZXMYBSABKAMSIAoYYXZnX21lc3NhZ2VzX3Blcl9zZXNzaW9uGAYgASgBEhgKEHRvdGFsX2RhdGFfYnl0ZXMYByABKAMSNQoRb2xkZXN0X2NyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKEWxhdGVzdF91cGRhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYChBjcmVhdGVkX2xhc3RfMjRoGAogASgDIogBCg5DbGVhbnVwUmVxdWVzdBITCgtoYXJkX2RlbGV0ZRgBIAEoCBI8ChlwdXJnZV9pbmFjdGl2ZV9vbGRlcl90aGFuGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCmJhdGNoX3NpemUYAyABKAUSDwoHZHJ5X3J1bhgEIAEoCCJrCg9DbGVhbnVwUmVzcG9uc2USFQoNZXhwaXJlZF9jb3VudBgBIAEoAxIUCgxwdXJnZWRfY291bnQYAiABKAMSKwoIZHVyYXRpb24YAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24icAoOUmVzdG9yZVJlcXVlc3QSGAoQaW5jbHVkZV9pbmFjdGl2ZRgBIAEoCBIwCg9tZXRhZGF0YV9maWx0ZXIYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhIKCmJhdGNoX3NpemUYAyABKAUiNAoOUmVzdG9yZUZhaWx1cmUSEgoKc2Vzc2lvbl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkivwEKD1Jlc3RvcmVSZXNwb25zZRIWCg5yZXN0b3JlZF9jb3VudBgBIAEoAxIUCgxmYWlsZWRfY291bnQYAiABKAMSMgoGZmFpbGVkGAMgAygLMiIuaXNvdG9wZS5zZXNzaW9uLnYxLlJlc3RvcmVGYWlsdXJlEh0KFXNraXBwZWRfZXhwaXJlZF9jb3VudBgEIAEoAxIrCghkdXJhdGlvbhgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKeAQoUUmVzdG9yZVN0cmVhbVJlcXVlc3QSGAoQaW5jbHVkZV9pbmFjdGl2ZRgBIAEoCBIwCg9tZXRhZGF0YV9maWx0ZXIYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhIKCmJhdGNoX3NpemUYAyABKAUSEQoJb21pdF9kYXRhGAQgASgIEhMKC3N0YXJ0X2FmdGVyGAUgASgJIlcKD1Jlc3RvcmVQcm9ncmVzcxIWCg5yZXN0b3JlZF9jb3VudBgBIAEoAxIUCgxmYWlsZWRfY291bnQYAiABKAMSFgoOdG90YWxfZXN0aW1hdGUYAyABKAMiwQEKFVJlc3RvcmVTdHJlYW1SZXNwb25zZRItCghzZXNzaW9ucxgBIAMoCzIbLmlzb3RvcGUuc2Vzc2lvbi52MS5TZXNzaW9uEjQKCGZhaWx1cmVzGAIgAygLMiIuaXNvdG9wZS5zZXNzaW9uLnYxLlJlc3RvcmVGYWlsdXJlEjUKCHByb2dyZXNzGAMgASgLMiMuaXNvdG9wZS5zZXNzaW9uLnYxLlJlc3RvcmVQcm9ncmVzcxIMCgRkb25lGAQgASgIIhgKFkNoZWNrQ29ubmVjdGlvblJlcXVlc3QiOQoJUG9vbFN0YXRzEg0KBXRvdGFsGAEgASgFEgwKBGlkbGUYAiABKAUSDwoHd2FpdGluZxgDIAEoBSKoAgoXQ2hlY2tDb25uZWN0aW9uUmVzcG9uc2USCgoCb2sYASABKAgSKgoHbGF0ZW5jeRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIPCgdiYWNrZW5kGAMgASgJEhYKDnNlcnZlcl92ZXJzaW9uGAQgASgJEhAKCGRhdGFiYXNlGAUgASgJEisKBHBvb2wYBiABKAsyHS5pc290b3BlLnNlc3Npb24udjEuUG9vbFN0YXRzEg0KBWVycm9yGAcgASgJEi4KBXNwb29sGAggASgLMh8uaXNvdG9wZS5zZXNzaW9uLnYxLlNwb29sU3RhdHVzEi4KBWNhY2hlGAkgASgLMh8uaXNvdG9wZS5zZXNzaW9uLnYxLkNhY2hlU3RhdHVzIoEBCgtDYWNoZVN0YXR1cxIPCgdlbmFibGVkGAEgASgIEhAKCGNvaGVyZW50GAIgASgIEgwKBGhpdHMYAyABKAQSDgoGbWlzc2VzGAQgASgEEg8KB2VudHJpZXMYBSABKAQSDQoFYnl0ZXMYBiABKAQSEQoJbWF4X2J5dGVzGAcgASgEImUKC1Nwb29sU3RhdHVzEg8KB2VuYWJsZWQYASABKAgSDwoHcGVuZGluZxgCIAEoBBIPCgdzcG9vbGVkGAMgASgEEhAKCHJlcGxheWVkGAQgASgEEhEKCWNvbmZsaWN0cxgFIAEoBCpZCgpEdXJhYmlsaXR5EhoKFkRVUkFCSUxJVFlfVU5TUEVDSUZJRUQQABIXChNEVVJBQklMSVRZX0RBVEFCQVNFEAESFgoSRFVSQUJJTElUWV9TUE9PTEVEEAIyrwYKDlNlc3Npb25TZXJ2aWNlEkkKBFNhdmUSHy5pc290b3BlLnNlc3Npb24udjEuU2F2ZVJlcXVlc3QaIC5pc290b3BlLnNlc3Npb24udjEuU2F2ZVJlc3BvbnNlEk4KBExvYWQSHy5pc290b3BlLnNlc3Npb24udjEuTG9hZFJlcXVlc3QaIC5pc290b3BlLnNlc3Npb24udjEuTG9hZFJlc3BvbnNlIgOQAgESTgoETGlzdBIfLmlzb3RvcGUuc2Vzc2lvbi52MS5MaXN0UmVxdWVzdBogLmlzb3RvcGUuc2Vzc2lvbi52MS5MaXN0UmVzcG9uc2UiA5ACARJPCgZEZWxldGUSIS5pc290b3BlLnNlc3Npb24udjEuRGVsZXRlUmVxdWVzdBoiLmlzb3RvcGUuc2Vzc2lvbi52MS5EZWxldGVSZXNwb25zZRJgCgpTdGF0aXN0aWNzEiUuaXNvdG9wZS5zZXNzaW9uLnYxLlN0YXRpc3RpY3NSZXF1ZXN0GiYuaXNvdG9wZS5zZXNzaW9uLnYxLlN0YXRpc3RpY3NSZXNwb25zZSIDkAIBElIKB0NsZWFudXASIi5pc290b3BlLnNlc3Npb24udjEuQ2xlYW51cFJlcXVlc3QaIy5pc290b3BlLnNlc3Npb24udjEuQ2xlYW51cFJlc3BvbnNlElIKB1Jlc3RvcmUSIi5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVJlcXVlc3QaIy5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVJlc3BvbnNlEmYKDVJlc3RvcmVTdHJlYW0SKC5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVN0cmVhbVJlcXVlc3QaKS5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVN0cmVhbVJlc3BvbnNlMAESbwoPQ2hlY2tDb25uZWN0aW9uEiouaXNvdG9wZS5zZXNzaW9uLnYxLkNoZWNrQ29ubmVjdGlvblJlcXVlc3QaKy5pc290b3BlLnNlc3Npb24udjEuQ2hlY2tDb25uZWN0aW9uUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiBpc290b3BlL3Nlc3Npb24vdjEvc2Vzc2lvbi5wcm90bxISaXNvdG9wZS5zZXNzaW9uLnYxIrwCCgdTZXNzaW9uEhIKCnNlc3Npb25faWQYASABKAkSJQoEZGF0YRgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKQoIbWV0YWRhdGEYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXBkYXRlZBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdmVyc2lvbhgHIAEoAxIRCglpc19hY3RpdmUYCCABKAgSFQoNbWVzc2FnZV9jb3VudBgJIAEoAyJYCg9WZXJzaW9uQ29uZmxpY3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDEhcKD2N1cnJlbnRfdmVyc2lvbhgDIAEoAyKUAgoLU2F2ZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIlCgRkYXRhGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIpCghtZXRhZGF0YRgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLwoKZXhwaXJlc19pbhgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkgAEjAKCmV4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAASHQoQZXhwZWN0ZWRfdmVyc2lvbhgGIAEoA0gBiAEBQggKBmV4cGlyeUITChFfZXhwZWN0ZWRfdmVyc2lvbiKBAQoMU2F2ZVJlc3BvbnNlEiwKB3Nlc3Npb24YASABKAsyGy5pc290b3BlLnNlc3Npb24udjEuU2Vzc2lvbhIPCgdjcmVhdGVkGAIgASgIEjIKCmR1cmFiaWxpdHkYAyABKA4yHi5pc290b3BlLnNlc3Npb24udjEuRHVyYWJpbGl0eSJSCgtMb2FkUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhgKEGluY2x1ZGVfaW5hY3RpdmUYAiABKAgSFQoNbGFzdF9tZXNzYWdlcxgDIAEoDSJwCgxMb2FkUmVzcG9uc2USLAoHc2Vzc2lvbhgBIAEoCzIbLmlzb3RvcGUuc2Vzc2lvbi52MS5TZXNzaW9uEjIKCmR1cmFiaWxpdHkYAiABKA4yHi5pc290b3BlLnNlc3Npb24udjEuRHVyYWJpbGl0eSKiAQoLTGlzdFJlcXVlc3QSDQoFbGltaXQYASABKAUSDgoGb2Zmc2V0GAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSGAoQaW5jbHVkZV9pbmFjdGl2ZRgEIAEoCBIwCg9tZXRhZGF0YV9maWx0ZXIYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhQKDGluY2x1ZGVfZGF0YRgGIAEoCCJWCgxMaXN0UmVzcG9uc2USLQoIc2Vzc2lvbnMYASADKAsyGy5pc290b3BlLnNlc3Npb24udjEuU2Vzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiSAoNRGVsZXRlUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEgwKBGhhcmQYAiABKAgSFQoNYWxsb3dfbWlzc2luZxgDIAEoCCKnAQoMVG91Y2hSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSLwoKZXhwaXJlc19pbhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkgAEjAKCmV4cGlyZXNfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAASFgoMbmV2ZXJfZXhwaXJlGAQgASgISABCCAoGZXhwaXJ5Ij0KDVRvdWNoUmVzcG9uc2USLAoHc2Vzc2lvbhgBIAEoCzIbLmlzb3RvcGUuc2Vzc2lvbi52MS5TZXNzaW9uIi8KDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAgSDAoEaGFyZBgCIAEoCCITChFTdGF0aXN0aWNzUmVxdWVzdCLWAgoSU3RhdGlzdGljc1Jlc3BvbnNlEhYKDnRvdGFsX3Nlc3Npb25zGAEgASgDEhcKD2FjdGl2ZV9zZXNzaW9ucxgCIAEoAxIZChFpbmFjdGl2ZV9zZXNzaW9ucxgDIAEoAxIYChBleHBpcmVkX3Nlc3Npb25zGAQgASgDEhYKDnRvdGFsX21lc3NhZ2VzGAUgASgDEiAKGGF2Z19tZXNzYWdlc19wZXJfc2Vzc2lvbhgGIAEoARIYChB0b3RhbF9kYXRhX2J5dGVzGAcgASgDEjUKEW9sZGVzdF9jcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFsYXRlc3RfdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGAoQY3JlYXRlZF9sYXN0XzI0aBgKIAEoAyKIAQoOQ2xlYW51cFJlcXVlc3QSEwoLaGFyZF9kZWxldGUYASABKAgSPAoZcHVyZ2VfaW5hY3RpdmVfb2xkZXJfdGhhbhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhISCgpiYXRjaF9zaXplGAMgASgFEg8KB2RyeV9ydW4YBCABKAgiawoPQ2xlYW51cFJlc3BvbnNlEhUKDWV4cGlyZWRfY291bnQYASABKAMSFAoMcHVyZ2VkX2NvdW50GAIgASgDEisKCGR1cmF0aW9uGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uInAKDlJlc3RvcmVSZXF1ZXN0EhgKEGluY2x1ZGVfaW5hY3RpdmUYASABKAgSMAoPbWV0YWRhdGFfZmlsdGVyGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBISCgpiYXRjaF9zaXplGAMgASgFIjQKDlJlc3RvcmVGYWlsdXJlEhIKCnNlc3Npb25faWQYASABKAkSDgoGcmVhc29uGAIgASgJIr8BCg9SZXN0b3JlUmVzcG9uc2USFgoOcmVzdG9yZWRfY291bnQYASABKAMSFAoMZmFpbGVkX2NvdW50GAIgASgDEjIKBmZhaWxlZBgDIAMoCzIiLmlzb3RvcGUuc2Vzc2lvbi52MS5SZXN0b3JlRmFpbHVyZRIdChVza2lwcGVkX2V4cGlyZWRfY291bnQYBCABKAMSKwoIZHVyYXRpb24YBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24itQEKFFJlc3RvcmVTdHJlYW1SZXF1ZXN0EhgKEGluY2x1ZGVfaW5hY3RpdmUYASABKAgSMAoPbWV0YWRhdGFfZmlsdGVyGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBISCgpiYXRjaF9zaXplGAMgASgFEhEKCW9taXRfZGF0YRgEIAEoCBITCgtzdGFydF9hZnRlchgFIAEoCRIVCg1sYXN0X21lc3NhZ2VzGAYgASgNIlcKD1Jlc3RvcmVQcm9ncmVzcxIWCg5yZXN0b3JlZF9jb3VudBgBIAEoAxIUCgxmYWlsZWRfY291bnQYAiABKAMSFgoOdG90YWxfZXN0aW1hdGUYAyABKAMiwQEKFVJlc3RvcmVTdHJlYW1SZXNwb25zZRItCghzZXNzaW9ucxgBIAMoCzIbLmlzb3RvcGUuc2Vzc2lvbi52MS5TZXNzaW9uEjQKCGZhaWx1cmVzGAIgAygLMiIuaXNvdG9wZS5zZXNzaW9uLnYxLlJlc3RvcmVGYWlsdXJlEjUKCHByb2dyZXNzGAMgASgLMiMuaXNvdG9wZS5zZXNzaW9uLnYxLlJlc3RvcmVQcm9ncmVzcxIMCgRkb25lGAQgASgIIhgKFkNoZWNrQ29ubmVjdGlvblJlcXVlc3QiOQoJUG9vbFN0YXRzEg0KBXRvdGFsGAEgASgFEgwKBGlkbGUYAiABKAUSDwoHd2FpdGluZxgDIAEoBSKoAgoXQ2hlY2tDb25uZWN0aW9uUmVzcG9uc2USCgoCb2sYASABKAgSKgoHbGF0ZW5jeRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIPCgdiYWNrZW5kGAMgASgJEhYKDnNlcnZlcl92ZXJzaW9uGAQgASgJEhAKCGRhdGFiYXNlGAUgASgJEisKBHBvb2wYBiABKAsyHS5pc290b3BlLnNlc3Npb24udjEuUG9vbFN0YXRzEg0KBWVycm9yGAcgASgJEi4KBXNwb29sGAggASgLMh8uaXNvdG9wZS5zZXNzaW9uLnYxLlNwb29sU3RhdHVzEi4KBWNhY2hlGAkgASgLMh8uaXNvdG9wZS5zZXNzaW9uLnYxLkNhY2hlU3RhdHVzIoEBCgtDYWNoZVN0YXR1cxIPCgdlbmFibGVkGAEgASgIEhAKCGNvaGVyZW50GAIgASgIEgwKBGhpdHMYAyABKAQSDgoGbWlzc2VzGAQgASgEEg8KB2VudHJpZXMYBSABKAQSDQoFYnl0ZXMYBiABKAQSEQoJbWF4X2J5dGVzGAcgASgEImUKC1Nwb29sU3RhdHVzEg8KB2VuYWJsZWQYASABKAgSDwoHcGVuZGluZxgCIAEoBBIPCgdzcG9vbGVkGAMgASgEEhAKCHJlcGxheWVkGAQgASgEEhEKCWNvbmZsaWN0cxgFIAEoBCpZCgpEdXJhYmlsaXR5EhoKFkRVUkFCSUxJVFlfVU5TUEVDSUZJRUQQABIXChNEVVJBQklMSVRZX0RBVEFCQVNFEAESFgoSRFVSQUJJTElUWV9TUE9PTEVEEAIy/QYKDlNlc3Npb25TZXJ2aWNlEkkKBFNhdmUSHy5pc290b3BlLnNlc3Npb24udjEuU2F2ZVJlcXVlc3QaIC5pc290b3BlLnNlc3Npb24udjEuU2F2ZVJlc3BvbnNlEk4KBExvYWQSHy5pc290b3BlLnNlc3Npb24udjEuTG9hZFJlcXVlc3QaIC5pc290b3BlLnNlc3Npb24udjEuTG9hZFJlc3BvbnNlIgOQAgESTgoETGlzdBIfLmlzb3RvcGUuc2Vzc2lvbi52MS5MaXN0UmVxdWVzdBogLmlzb3RvcGUuc2Vzc2lvbi52MS5MaXN0UmVzcG9uc2UiA5ACARJPCgZEZWxldGUSIS5pc290b3BlLnNlc3Npb24udjEuRGVsZXRlUmVxdWVzdBoiLmlzb3RvcGUuc2Vzc2lvbi52MS5EZWxldGVSZXNwb25zZRJMCgVUb3VjaBIgLmlzb3RvcGUuc2Vzc2lvbi52MS5Ub3VjaFJlcXVlc3QaIS5pc290b3BlLnNlc3Npb24udjEuVG91Y2hSZXNwb25zZRJgCgpTdGF0aXN0aWNzEiUuaXNvdG9wZS5zZXNzaW9uLnYxLlN0YXRpc3RpY3NSZXF1ZXN0GiYuaXNvdG9wZS5zZXNzaW9uLnYxLlN0YXRpc3RpY3NSZXNwb25zZSIDkAIBElIKB0NsZWFudXASIi5pc290b3BlLnNlc3Npb24udjEuQ2xlYW51cFJlcXVlc3QaIy5pc290b3BlLnNlc3Npb24udjEuQ2xlYW51cFJlc3BvbnNlElIKB1Jlc3RvcmUSIi5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVJlcXVlc3QaIy5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVJlc3BvbnNlEmYKDVJlc3RvcmVTdHJlYW0SKC5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVN0cmVhbVJlcXVlc3QaKS5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVN0cmVhbVJlc3BvbnNlMAESbwoPQ2hlY2tDb25uZWN0aW9uEiouaXNvdG9wZS5zZXNzaW9uLnYxLkNoZWNrQ29ubmVjdGlvblJlcXVlc3QaKy5pc290b3BlLnNlc3Npb24udjEuQ2hlY2tDb25uZWN0aW9uUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A stored session: what every read returns.
@@ -250,6 +250,14 @@ export type LoadRequest = Message<"isotope.session.v1.LoadRequest"> & {
    * @generated from field: bool include_inactive = 2;
    */
   includeInactive: boolean;
+
+  /**
+   * Only the last N entries of data.messages (a warm-up window for a long conversation); 0 returns
+   * them all. message_count still counts every message.
+   *
+   * @generated from field: uint32 last_messages = 3;
+   */
+  lastMessages: number;
 };
 
 /**
@@ -409,6 +417,79 @@ export const DeleteRequestSchema: GenMessage<DeleteRequest> = /*@__PURE__*/
   messageDesc(file_isotope_session_v1_session, 8);
 
 /**
+ * Extends or sets a session's expiry without rewriting it (sliding expiry).
+ *
+ * @generated from message isotope.session.v1.TouchRequest
+ */
+export type TouchRequest = Message<"isotope.session.v1.TouchRequest"> & {
+  /**
+   * Session key.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * The new expiry.
+   *
+   * @generated from oneof isotope.session.v1.TouchRequest.expiry
+   */
+  expiry: {
+    /**
+     * Expire this long from now (must be positive).
+     *
+     * @generated from field: google.protobuf.Duration expires_in = 2;
+     */
+    value: Duration;
+    case: "expiresIn";
+  } | {
+    /**
+     * Expire at this instant (must be in the future).
+     *
+     * @generated from field: google.protobuf.Timestamp expires_at = 3;
+     */
+    value: Timestamp;
+    case: "expiresAt";
+  } | {
+    /**
+     * Never expire.
+     *
+     * @generated from field: bool never_expire = 4;
+     */
+    value: boolean;
+    case: "neverExpire";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message isotope.session.v1.TouchRequest.
+ * Use `create(TouchRequestSchema)` to create a new message.
+ */
+export const TouchRequestSchema: GenMessage<TouchRequest> = /*@__PURE__*/
+  messageDesc(file_isotope_session_v1_session, 9);
+
+/**
+ * The touched session.
+ *
+ * @generated from message isotope.session.v1.TouchResponse
+ */
+export type TouchResponse = Message<"isotope.session.v1.TouchResponse"> & {
+  /**
+   * The session without its data: expires_at and last_updated changed, version did not.
+   *
+   * @generated from field: isotope.session.v1.Session session = 1;
+   */
+  session?: Session | undefined;
+};
+
+/**
+ * Describes the message isotope.session.v1.TouchResponse.
+ * Use `create(TouchResponseSchema)` to create a new message.
+ */
+export const TouchResponseSchema: GenMessage<TouchResponse> = /*@__PURE__*/
+  messageDesc(file_isotope_session_v1_session, 10);
+
+/**
  * The result of a Delete.
  *
  * @generated from message isotope.session.v1.DeleteResponse
@@ -434,7 +515,7 @@ export type DeleteResponse = Message<"isotope.session.v1.DeleteResponse"> & {
  * Use `create(DeleteResponseSchema)` to create a new message.
  */
 export const DeleteResponseSchema: GenMessage<DeleteResponse> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 9);
+  messageDesc(file_isotope_session_v1_session, 11);
 
 /**
  * Asks for figures over the whole table.
@@ -449,7 +530,7 @@ export type StatisticsRequest = Message<"isotope.session.v1.StatisticsRequest"> 
  * Use `create(StatisticsRequestSchema)` to create a new message.
  */
 export const StatisticsRequestSchema: GenMessage<StatisticsRequest> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 10);
+  messageDesc(file_isotope_session_v1_session, 12);
 
 /**
  * Figures over the whole table, on the database's clock. The seed's keys keep their names.
@@ -533,7 +614,7 @@ export type StatisticsResponse = Message<"isotope.session.v1.StatisticsResponse"
  * Use `create(StatisticsResponseSchema)` to create a new message.
  */
 export const StatisticsResponseSchema: GenMessage<StatisticsResponse> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 11);
+  messageDesc(file_isotope_session_v1_session, 13);
 
 /**
  * Expires and purges sessions, in batches.
@@ -575,7 +656,7 @@ export type CleanupRequest = Message<"isotope.session.v1.CleanupRequest"> & {
  * Use `create(CleanupRequestSchema)` to create a new message.
  */
 export const CleanupRequestSchema: GenMessage<CleanupRequest> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 12);
+  messageDesc(file_isotope_session_v1_session, 14);
 
 /**
  * What Cleanup did (or, with dry_run, would do).
@@ -610,7 +691,7 @@ export type CleanupResponse = Message<"isotope.session.v1.CleanupResponse"> & {
  * Use `create(CleanupResponseSchema)` to create a new message.
  */
 export const CleanupResponseSchema: GenMessage<CleanupResponse> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 13);
+  messageDesc(file_isotope_session_v1_session, 15);
 
 /**
  * Checks that every session an engine would restore can be served.
@@ -645,7 +726,7 @@ export type RestoreRequest = Message<"isotope.session.v1.RestoreRequest"> & {
  * Use `create(RestoreRequestSchema)` to create a new message.
  */
 export const RestoreRequestSchema: GenMessage<RestoreRequest> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 14);
+  messageDesc(file_isotope_session_v1_session, 16);
 
 /**
  * A session that could not be served, and why.
@@ -673,7 +754,7 @@ export type RestoreFailure = Message<"isotope.session.v1.RestoreFailure"> & {
  * Use `create(RestoreFailureSchema)` to create a new message.
  */
 export const RestoreFailureSchema: GenMessage<RestoreFailure> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 15);
+  messageDesc(file_isotope_session_v1_session, 17);
 
 /**
  * The result of a Restore scan.
@@ -722,7 +803,7 @@ export type RestoreResponse = Message<"isotope.session.v1.RestoreResponse"> & {
  * Use `create(RestoreResponseSchema)` to create a new message.
  */
 export const RestoreResponseSchema: GenMessage<RestoreResponse> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 16);
+  messageDesc(file_isotope_session_v1_session, 18);
 
 /**
  * Streams every session an engine should hold in memory, in batches.
@@ -765,6 +846,13 @@ export type RestoreStreamRequest = Message<"isotope.session.v1.RestoreStreamRequ
    * @generated from field: string start_after = 5;
    */
   startAfter: string;
+
+  /**
+   * Only the last N entries of each session's data.messages; 0 sends them all.
+   *
+   * @generated from field: uint32 last_messages = 6;
+   */
+  lastMessages: number;
 };
 
 /**
@@ -772,7 +860,7 @@ export type RestoreStreamRequest = Message<"isotope.session.v1.RestoreStreamRequ
  * Use `create(RestoreStreamRequestSchema)` to create a new message.
  */
 export const RestoreStreamRequestSchema: GenMessage<RestoreStreamRequest> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 17);
+  messageDesc(file_isotope_session_v1_session, 19);
 
 /**
  * Running totals of a RestoreStream.
@@ -807,7 +895,7 @@ export type RestoreProgress = Message<"isotope.session.v1.RestoreProgress"> & {
  * Use `create(RestoreProgressSchema)` to create a new message.
  */
 export const RestoreProgressSchema: GenMessage<RestoreProgress> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 18);
+  messageDesc(file_isotope_session_v1_session, 20);
 
 /**
  * One message of a RestoreStream.
@@ -849,7 +937,7 @@ export type RestoreStreamResponse = Message<"isotope.session.v1.RestoreStreamRes
  * Use `create(RestoreStreamResponseSchema)` to create a new message.
  */
 export const RestoreStreamResponseSchema: GenMessage<RestoreStreamResponse> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 19);
+  messageDesc(file_isotope_session_v1_session, 21);
 
 /**
  * Asks whether the database answers.
@@ -864,7 +952,7 @@ export type CheckConnectionRequest = Message<"isotope.session.v1.CheckConnection
  * Use `create(CheckConnectionRequestSchema)` to create a new message.
  */
 export const CheckConnectionRequestSchema: GenMessage<CheckConnectionRequest> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 20);
+  messageDesc(file_isotope_session_v1_session, 22);
 
 /**
  * Connection pool figures.
@@ -899,7 +987,7 @@ export type PoolStats = Message<"isotope.session.v1.PoolStats"> & {
  * Use `create(PoolStatsSchema)` to create a new message.
  */
 export const PoolStatsSchema: GenMessage<PoolStats> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 21);
+  messageDesc(file_isotope_session_v1_session, 23);
 
 /**
  * The result of a connection test.
@@ -976,7 +1064,7 @@ export type CheckConnectionResponse = Message<"isotope.session.v1.CheckConnectio
  * Use `create(CheckConnectionResponseSchema)` to create a new message.
  */
 export const CheckConnectionResponseSchema: GenMessage<CheckConnectionResponse> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 22);
+  messageDesc(file_isotope_session_v1_session, 24);
 
 /**
  * The hot cache's figures since the process started.
@@ -1037,7 +1125,7 @@ export type CacheStatus = Message<"isotope.session.v1.CacheStatus"> & {
  * Use `create(CacheStatusSchema)` to create a new message.
  */
 export const CacheStatusSchema: GenMessage<CacheStatus> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 23);
+  messageDesc(file_isotope_session_v1_session, 25);
 
 /**
  * The outage journal's figures since the process started (pending counts what is on disk).
@@ -1087,7 +1175,7 @@ export type SpoolStatus = Message<"isotope.session.v1.SpoolStatus"> & {
  * Use `create(SpoolStatusSchema)` to create a new message.
  */
 export const SpoolStatusSchema: GenMessage<SpoolStatus> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 24);
+  messageDesc(file_isotope_session_v1_session, 26);
 
 /**
  * Where an acknowledged write is durable.
@@ -1169,6 +1257,17 @@ export const SessionService: GenService<{
     methodKind: "unary";
     input: typeof DeleteRequestSchema;
     output: typeof DeleteResponseSchema;
+  },
+  /**
+   * Sets an active, unexpired session's expiry and last_updated, nothing else (not its version).
+   * NOT_FOUND when missing, soft-deleted or already expired.
+   *
+   * @generated from rpc isotope.session.v1.SessionService.Touch
+   */
+  touch: {
+    methodKind: "unary";
+    input: typeof TouchRequestSchema;
+    output: typeof TouchResponseSchema;
   },
   /**
    * Figures over the whole table.

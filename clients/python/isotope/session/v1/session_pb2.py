@@ -16,7 +16,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n isotope/session/v1/session.proto\x12\x12isotope.session.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbc\x02\n\x07Session\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12%\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12)\n\x08metadata\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0clast_updated\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07version\x18\x07 \x01(\x03\x12\x11\n\tis_active\x18\x08 \x01(\x08\x12\x15\n\rmessage_count\x18\t \x01(\x03\"X\n\x0fVersionConflict\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x02 \x01(\x03\x12\x17\n\x0f\x63urrent_version\x18\x03 \x01(\x03\"\x94\x02\n\x0bSaveRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12%\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12)\n\x08metadata\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12/\n\nexpires_in\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00\x12\x30\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x12\x1d\n\x10\x65xpected_version\x18\x06 \x01(\x03H\x01\x88\x01\x01\x42\x08\n\x06\x65xpiryB\x13\n\x11_expected_version\"\x81\x01\n\x0cSaveResponse\x12,\n\x07session\x18\x01 \x01(\x0b\x32\x1b.isotope.session.v1.Session\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12\x32\n\ndurability\x18\x03 \x01(\x0e\x32\x1e.isotope.session.v1.Durability\";\n\x0bLoadRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x18\n\x10include_inactive\x18\x02 \x01(\x08\"p\n\x0cLoadResponse\x12,\n\x07session\x18\x01 \x01(\x0b\x32\x1b.isotope.session.v1.Session\x12\x32\n\ndurability\x18\x02 \x01(\x0e\x32\x1e.isotope.session.v1.Durability\"\xa2\x01\n\x0bListRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\x0e\n\x06offset\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x18\n\x10include_inactive\x18\x04 \x01(\x08\x12\x30\n\x0fmetadata_filter\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x14\n\x0cinclude_data\x18\x06 \x01(\x08\"V\n\x0cListResponse\x12-\n\x08sessions\x18\x01 \x03(\x0b\x32\x1b.isotope.session.v1.Session\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"H\n\rDeleteRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0c\n\x04hard\x18\x02 \x01(\x08\x12\x15\n\rallow_missing\x18\x03 \x01(\x08\"/\n\x0e\x44\x65leteResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\x12\x0c\n\x04hard\x18\x02 \x01(\x08\"\x13\n\x11StatisticsRequest\"\xd6\x02\n\x12StatisticsResponse\x12\x16\n\x0etotal_sessions\x18\x01 \x01(\x03\x12\x17\n\x0f\x61\x63tive_sessions\x18\x02 \x01(\x03\x12\x19\n\x11inactive_sessions\x18\x03 \x01(\x03\x12\x18\n\x10\x65xpired_sessions\x18\x04 \x01(\x03\x12\x16\n\x0etotal_messages\x18\x05 \x01(\x03\x12 \n\x18\x61vg_messages_per_session\x18\x06 \x01(\x01\x12\x18\n\x10total_data_bytes\x18\x07 \x01(\x03\x12\x35\n\x11oldest_created_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11latest_updated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x63reated_last_24h\x18\n \x01(\x03\"\x88\x01\n\x0e\x43leanupRequest\x12\x13\n\x0bhard_delete\x18\x01 \x01(\x08\x12<\n\x19purge_inactive_older_than\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x12\n\nbatch_size\x18\x03 \x01(\x05\x12\x0f\n\x07\x64ry_run\x18\x04 \x01(\x08\"k\n\x0f\x43leanupResponse\x12\x15\n\rexpired_count\x18\x01 \x01(\x03\x12\x14\n\x0cpurged_count\x18\x02 \x01(\x03\x12+\n\x08\x64uration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"p\n\x0eRestoreRequest\x12\x18\n\x10include_inactive\x18\x01 \x01(\x08\x12\x30\n\x0fmetadata_filter\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\nbatch_size\x18\x03 \x01(\x05\"4\n\x0eRestoreFailure\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xbf\x01\n\x0fRestoreResponse\x12\x16\n\x0erestored_count\x18\x01 \x01(\x03\x12\x14\n\x0c\x66\x61iled_count\x18\x02 \x01(\x03\x12\x32\n\x06\x66\x61iled\x18\x03 \x03(\x0b\x32\".isotope.session.v1.RestoreFailure\x12\x1d\n\x15skipped_expired_count\x18\x04 \x01(\x03\x12+\n\x08\x64uration\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x9e\x01\n\x14RestoreStreamRequest\x12\x18\n\x10include_inactive\x18\x01 \x01(\x08\x12\x30\n\x0fmetadata_filter\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\nbatch_size\x18\x03 \x01(\x05\x12\x11\n\tomit_data\x18\x04 \x01(\x08\x12\x13\n\x0bstart_after\x18\x05 \x01(\t\"W\n\x0fRestoreProgress\x12\x16\n\x0erestored_count\x18\x01 \x01(\x03\x12\x14\n\x0c\x66\x61iled_count\x18\x02 \x01(\x03\x12\x16\n\x0etotal_estimate\x18\x03 \x01(\x03\"\xc1\x01\n\x15RestoreStreamResponse\x12-\n\x08sessions\x18\x01 \x03(\x0b\x32\x1b.isotope.session.v1.Session\x12\x34\n\x08\x66\x61ilures\x18\x02 \x03(\x0b\x32\".isotope.session.v1.RestoreFailure\x12\x35\n\x08progress\x18\x03 \x01(\x0b\x32#.isotope.session.v1.RestoreProgress\x12\x0c\n\x04\x64one\x18\x04 \x01(\x08\"\x18\n\x16\x43heckConnectionRequest\"9\n\tPoolStats\x12\r\n\x05total\x18\x01 \x01(\x05\x12\x0c\n\x04idle\x18\x02 \x01(\x05\x12\x0f\n\x07waiting\x18\x03 \x01(\x05\"\xa8\x02\n\x17\x43heckConnectionResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12*\n\x07latency\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0f\n\x07\x62\x61\x63kend\x18\x03 \x01(\t\x12\x16\n\x0eserver_version\x18\x04 \x01(\t\x12\x10\n\x08\x64\x61tabase\x18\x05 \x01(\t\x12+\n\x04pool\x18\x06 \x01(\x0b\x32\x1d.isotope.session.v1.PoolStats\x12\r\n\x05\x65rror\x18\x07 \x01(\t\x12.\n\x05spool\x18\x08 \x01(\x0b\x32\x1f.isotope.session.v1.SpoolStatus\x12.\n\x05\x63\x61\x63he\x18\t \x01(\x0b\x32\x1f.isotope.session.v1.CacheStatus\"\x81\x01\n\x0b\x43\x61\x63heStatus\x12\x0f\n\x07\x65nabled\x18\x01 \x01(\x08\x12\x10\n\x08\x63oherent\x18\x02 \x01(\x08\x12\x0c\n\x04hits\x18\x03 \x01(\x04\x12\x0e\n\x06misses\x18\x04 \x01(\x04\x12\x0f\n\x07\x65ntries\x18\x05 \x01(\x04\x12\r\n\x05\x62ytes\x18\x06 \x01(\x04\x12\x11\n\tmax_bytes\x18\x07 \x01(\x04\"e\n\x0bSpoolStatus\x12\x0f\n\x07\x65nabled\x18\x01 \x01(\x08\x12\x0f\n\x07pending\x18\x02 \x01(\x04\x12\x0f\n\x07spooled\x18\x03 \x01(\x04\x12\x10\n\x08replayed\x18\x04 \x01(\x04\x12\x11\n\tconflicts\x18\x05 \x01(\x04*Y\n\nDurability\x12\x1a\n\x16\x44URABILITY_UNSPECIFIED\x10\x00\x12\x17\n\x13\x44URABILITY_DATABASE\x10\x01\x12\x16\n\x12\x44URABILITY_SPOOLED\x10\x02\x32\xaf\x06\n\x0eSessionService\x12I\n\x04Save\x12\x1f.isotope.session.v1.SaveRequest\x1a .isotope.session.v1.SaveResponse\x12N\n\x04Load\x12\x1f.isotope.session.v1.LoadRequest\x1a .isotope.session.v1.LoadResponse\"\x03\x90\x02\x01\x12N\n\x04List\x12\x1f.isotope.session.v1.ListRequest\x1a .isotope.session.v1.ListResponse\"\x03\x90\x02\x01\x12O\n\x06\x44\x65lete\x12!.isotope.session.v1.DeleteRequest\x1a\".isotope.session.v1.DeleteResponse\x12`\n\nStatistics\x12%.isotope.session.v1.StatisticsRequest\x1a&.isotope.session.v1.StatisticsResponse\"\x03\x90\x02\x01\x12R\n\x07\x43leanup\x12\".isotope.session.v1.CleanupRequest\x1a#.isotope.session.v1.CleanupResponse\x12R\n\x07Restore\x12\".isotope.session.v1.RestoreRequest\x1a#.isotope.session.v1.RestoreResponse\x12\x66\n\rRestoreStream\x12(.isotope.session.v1.RestoreStreamRequest\x1a).isotope.session.v1.RestoreStreamResponse0\x01\x12o\n\x0f\x43heckConnection\x12*.isotope.session.v1.CheckConnectionRequest\x1a+.isotope.session.v1.CheckConnectionResponse\"\x03\x90\x02\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n isotope/session/v1/session.proto\x12\x12isotope.session.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbc\x02\n\x07Session\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12%\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12)\n\x08metadata\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0clast_updated\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07version\x18\x07 \x01(\x03\x12\x11\n\tis_active\x18\x08 \x01(\x08\x12\x15\n\rmessage_count\x18\t \x01(\x03\"X\n\x0fVersionConflict\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x02 \x01(\x03\x12\x17\n\x0f\x63urrent_version\x18\x03 \x01(\x03\"\x94\x02\n\x0bSaveRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12%\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12)\n\x08metadata\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12/\n\nexpires_in\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00\x12\x30\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x12\x1d\n\x10\x65xpected_version\x18\x06 \x01(\x03H\x01\x88\x01\x01\x42\x08\n\x06\x65xpiryB\x13\n\x11_expected_version\"\x81\x01\n\x0cSaveResponse\x12,\n\x07session\x18\x01 \x01(\x0b\x32\x1b.isotope.session.v1.Session\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12\x32\n\ndurability\x18\x03 \x01(\x0e\x32\x1e.isotope.session.v1.Durability\"R\n\x0bLoadRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x18\n\x10include_inactive\x18\x02 \x01(\x08\x12\x15\n\rlast_messages\x18\x03 \x01(\r\"p\n\x0cLoadResponse\x12,\n\x07session\x18\x01 \x01(\x0b\x32\x1b.isotope.session.v1.Session\x12\x32\n\ndurability\x18\x02 \x01(\x0e\x32\x1e.isotope.session.v1.Durability\"\xa2\x01\n\x0bListRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\x0e\n\x06offset\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x18\n\x10include_inactive\x18\x04 \x01(\x08\x12\x30\n\x0fmetadata_filter\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x14\n\x0cinclude_data\x18\x06 \x01(\x08\"V\n\x0cListResponse\x12-\n\x08sessions\x18\x01 \x03(\x0b\x32\x1b.isotope.session.v1.Session\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"H\n\rDeleteRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0c\n\x04hard\x18\x02 \x01(\x08\x12\x15\n\rallow_missing\x18\x03 \x01(\x08\"\xa7\x01\n\x0cTouchRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12/\n\nexpires_in\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00\x12\x30\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x12\x16\n\x0cnever_expire\x18\x04 \x01(\x08H\x00\x42\x08\n\x06\x65xpiry\"=\n\rTouchResponse\x12,\n\x07session\x18\x01 \x01(\x0b\x32\x1b.isotope.session.v1.Session\"/\n\x0e\x44\x65leteResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\x12\x0c\n\x04hard\x18\x02 \x01(\x08\"\x13\n\x11StatisticsRequest\"\xd6\x02\n\x12StatisticsResponse\x12\x16\n\x0etotal_sessions\x18\x01 \x01(\x03\x12\x17\n\x0f\x61\x63tive_sessions\x18\x02 \x01(\x03\x12\x19\n\x11inactive_sessions\x18\x03 \x01(\x03\x12\x18\n\x10\x65xpired_sessions\x18\x04 \x01(\x03\x12\x16\n\x0etotal_messages\x18\x05 \x01(\x03\x12 \n\x18\x61vg_messages_per_session\x18\x06 \x01(\x01\x12\x18\n\x10total_data_bytes\x18\x07 \x01(\x03\x12\x35\n\x11oldest_created_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11latest_updated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x63reated_last_24h\x18\n \x01(\x03\"\x88\x01\n\x0e\x43leanupRequest\x12\x13\n\x0bhard_delete\x18\x01 \x01(\x08\x12<\n\x19purge_inactive_older_than\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x12\n\nbatch_size\x18\x03 \x01(\x05\x12\x0f\n\x07\x64ry_run\x18\x04 \x01(\x08\"k\n\x0f\x43leanupResponse\x12\x15\n\rexpired_count\x18\x01 \x01(\x03\x12\x14\n\x0cpurged_count\x18\x02 \x01(\x03\x12+\n\x08\x64uration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"p\n\x0eRestoreRequest\x12\x18\n\x10include_inactive\x18\x01 \x01(\x08\x12\x30\n\x0fmetadata_filter\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\nbatch_size\x18\x03 \x01(\x05\"4\n\x0eRestoreFailure\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xbf\x01\n\x0fRestoreResponse\x12\x16\n\x0erestored_count\x18\x01 \x01(\x03\x12\x14\n\x0c\x66\x61iled_count\x18\x02 \x01(\x03\x12\x32\n\x06\x66\x61iled\x18\x03 \x03(\x0b\x32\".isotope.session.v1.RestoreFailure\x12\x1d\n\x15skipped_expired_count\x18\x04 \x01(\x03\x12+\n\x08\x64uration\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xb5\x01\n\x14RestoreStreamRequest\x12\x18\n\x10include_inactive\x18\x01 \x01(\x08\x12\x30\n\x0fmetadata_filter\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\nbatch_size\x18\x03 \x01(\x05\x12\x11\n\tomit_data\x18\x04 \x01(\x08\x12\x13\n\x0bstart_after\x18\x05 \x01(\t\x12\x15\n\rlast_messages\x18\x06 \x01(\r\"W\n\x0fRestoreProgress\x12\x16\n\x0erestored_count\x18\x01 \x01(\x03\x12\x14\n\x0c\x66\x61iled_count\x18\x02 \x01(\x03\x12\x16\n\x0etotal_estimate\x18\x03 \x01(\x03\"\xc1\x01\n\x15RestoreStreamResponse\x12-\n\x08sessions\x18\x01 \x03(\x0b\x32\x1b.isotope.session.v1.Session\x12\x34\n\x08\x66\x61ilures\x18\x02 \x03(\x0b\x32\".isotope.session.v1.RestoreFailure\x12\x35\n\x08progress\x18\x03 \x01(\x0b\x32#.isotope.session.v1.RestoreProgress\x12\x0c\n\x04\x64one\x18\x04 \x01(\x08\"\x18\n\x16\x43heckConnectionRequest\"9\n\tPoolStats\x12\r\n\x05total\x18\x01 \x01(\x05\x12\x0c\n\x04idle\x18\x02 \x01(\x05\x12\x0f\n\x07waiting\x18\x03 \x01(\x05\"\xa8\x02\n\x17\x43heckConnectionResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12*\n\x07latency\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0f\n\x07\x62\x61\x63kend\x18\x03 \x01(\t\x12\x16\n\x0eserver_version\x18\x04 \x01(\t\x12\x10\n\x08\x64\x61tabase\x18\x05 \x01(\t\x12+\n\x04pool\x18\x06 \x01(\x0b\x32\x1d.isotope.session.v1.PoolStats\x12\r\n\x05\x65rror\x18\x07 \x01(\t\x12.\n\x05spool\x18\x08 \x01(\x0b\x32\x1f.isotope.session.v1.SpoolStatus\x12.\n\x05\x63\x61\x63he\x18\t \x01(\x0b\x32\x1f.isotope.session.v1.CacheStatus\"\x81\x01\n\x0b\x43\x61\x63heStatus\x12\x0f\n\x07\x65nabled\x18\x01 \x01(\x08\x12\x10\n\x08\x63oherent\x18\x02 \x01(\x08\x12\x0c\n\x04hits\x18\x03 \x01(\x04\x12\x0e\n\x06misses\x18\x04 \x01(\x04\x12\x0f\n\x07\x65ntries\x18\x05 \x01(\x04\x12\r\n\x05\x62ytes\x18\x06 \x01(\x04\x12\x11\n\tmax_bytes\x18\x07 \x01(\x04\"e\n\x0bSpoolStatus\x12\x0f\n\x07\x65nabled\x18\x01 \x01(\x08\x12\x0f\n\x07pending\x18\x02 \x01(\x04\x12\x0f\n\x07spooled\x18\x03 \x01(\x04\x12\x10\n\x08replayed\x18\x04 \x01(\x04\x12\x11\n\tconflicts\x18\x05 \x01(\x04*Y\n\nDurability\x12\x1a\n\x16\x44URABILITY_UNSPECIFIED\x10\x00\x12\x17\n\x13\x44URABILITY_DATABASE\x10\x01\x12\x16\n\x12\x44URABILITY_SPOOLED\x10\x02\x32\xfd\x06\n\x0eSessionService\x12I\n\x04Save\x12\x1f.isotope.session.v1.SaveRequest\x1a .isotope.session.v1.SaveResponse\x12N\n\x04Load\x12\x1f.isotope.session.v1.LoadRequest\x1a .isotope.session.v1.LoadResponse\"\x03\x90\x02\x01\x12N\n\x04List\x12\x1f.isotope.session.v1.ListRequest\x1a .isotope.session.v1.ListResponse\"\x03\x90\x02\x01\x12O\n\x06\x44\x65lete\x12!.isotope.session.v1.DeleteRequest\x1a\".isotope.session.v1.DeleteResponse\x12L\n\x05Touch\x12 .isotope.session.v1.TouchRequest\x1a!.isotope.session.v1.TouchResponse\x12`\n\nStatistics\x12%.isotope.session.v1.StatisticsRequest\x1a&.isotope.session.v1.StatisticsResponse\"\x03\x90\x02\x01\x12R\n\x07\x43leanup\x12\".isotope.session.v1.CleanupRequest\x1a#.isotope.session.v1.CleanupResponse\x12R\n\x07Restore\x12\".isotope.session.v1.RestoreRequest\x1a#.isotope.session.v1.RestoreResponse\x12\x66\n\rRestoreStream\x12(.isotope.session.v1.RestoreStreamRequest\x1a).isotope.session.v1.RestoreStreamResponse0\x01\x12o\n\x0f\x43heckConnection\x12*.isotope.session.v1.CheckConnectionRequest\x1a+.isotope.session.v1.CheckConnectionResponse\"\x03\x90\x02\x01\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'isotope.session.v1.session_pb2', globals())
@@ -31,8 +31,8 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _SESSIONSERVICE.methods_by_name['Statistics']._serialized_options = b'\220\002\001'
   _SESSIONSERVICE.methods_by_name['CheckConnection']._options = None
   _SESSIONSERVICE.methods_by_name['CheckConnection']._serialized_options = b'\220\002\001'
-  _DURABILITY._serialized_start=3563
-  _DURABILITY._serialized_end=3652
+  _DURABILITY._serialized_start=3842
+  _DURABILITY._serialized_end=3931
   _SESSION._serialized_start=152
   _SESSION._serialized_end=468
   _VERSIONCONFLICT._serialized_start=470
@@ -42,47 +42,51 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _SAVERESPONSE._serialized_start=840
   _SAVERESPONSE._serialized_end=969
   _LOADREQUEST._serialized_start=971
-  _LOADREQUEST._serialized_end=1030
-  _LOADRESPONSE._serialized_start=1032
-  _LOADRESPONSE._serialized_end=1144
-  _LISTREQUEST._serialized_start=1147
-  _LISTREQUEST._serialized_end=1309
-  _LISTRESPONSE._serialized_start=1311
-  _LISTRESPONSE._serialized_end=1397
-  _DELETEREQUEST._serialized_start=1399
-  _DELETEREQUEST._serialized_end=1471
-  _DELETERESPONSE._serialized_start=1473
-  _DELETERESPONSE._serialized_end=1520
-  _STATISTICSREQUEST._serialized_start=1522
-  _STATISTICSREQUEST._serialized_end=1541
-  _STATISTICSRESPONSE._serialized_start=1544
-  _STATISTICSRESPONSE._serialized_end=1886
-  _CLEANUPREQUEST._serialized_start=1889
-  _CLEANUPREQUEST._serialized_end=2025
-  _CLEANUPRESPONSE._serialized_start=2027
-  _CLEANUPRESPONSE._serialized_end=2134
-  _RESTOREREQUEST._serialized_start=2136
-  _RESTOREREQUEST._serialized_end=2248
-  _RESTOREFAILURE._serialized_start=2250
-  _RESTOREFAILURE._serialized_end=2302
-  _RESTORERESPONSE._serialized_start=2305
-  _RESTORERESPONSE._serialized_end=2496
-  _RESTORESTREAMREQUEST._serialized_start=2499
-  _RESTORESTREAMREQUEST._serialized_end=2657
-  _RESTOREPROGRESS._serialized_start=2659
-  _RESTOREPROGRESS._serialized_end=2746
-  _RESTORESTREAMRESPONSE._serialized_start=2749
-  _RESTORESTREAMRESPONSE._serialized_end=2942
-  _CHECKCONNECTIONREQUEST._serialized_start=2944
-  _CHECKCONNECTIONREQUEST._serialized_end=2968
-  _POOLSTATS._serialized_start=2970
-  _POOLSTATS._serialized_end=3027
-  _CHECKCONNECTIONRESPONSE._serialized_start=3030
-  _CHECKCONNECTIONRESPONSE._serialized_end=3326
-  _CACHESTATUS._serialized_start=3329
-  _CACHESTATUS._serialized_end=3458
-  _SPOOLSTATUS._serialized_start=3460
-  _SPOOLSTATUS._serialized_end=3561
-  _SESSIONSERVICE._serialized_start=3655
-  _SESSIONSERVICE._serialized_end=4470
+  _LOADREQUEST._serialized_end=1053
+  _LOADRESPONSE._serialized_start=1055
+  _LOADRESPONSE._serialized_end=1167
+  _LISTREQUEST._serialized_start=1170
+  _LISTREQUEST._serialized_end=1332
+  _LISTRESPONSE._serialized_start=1334
+  _LISTRESPONSE._serialized_end=1420
+  _DELETEREQUEST._serialized_start=1422
+  _DELETEREQUEST._serialized_end=1494
+  _TOUCHREQUEST._serialized_start=1497
+  _TOUCHREQUEST._serialized_end=1664
+  _TOUCHRESPONSE._serialized_start=1666
+  _TOUCHRESPONSE._serialized_end=1727
+  _DELETERESPONSE._serialized_start=1729
+  _DELETERESPONSE._serialized_end=1776
+  _STATISTICSREQUEST._serialized_start=1778
+  _STATISTICSREQUEST._serialized_end=1797
+  _STATISTICSRESPONSE._serialized_start=1800
+  _STATISTICSRESPONSE._serialized_end=2142
+  _CLEANUPREQUEST._serialized_start=2145
+  _CLEANUPREQUEST._serialized_end=2281
+  _CLEANUPRESPONSE._serialized_start=2283
+  _CLEANUPRESPONSE._serialized_end=2390
+  _RESTOREREQUEST._serialized_start=2392
+  _RESTOREREQUEST._serialized_end=2504
+  _RESTOREFAILURE._serialized_start=2506
+  _RESTOREFAILURE._serialized_end=2558
+  _RESTORERESPONSE._serialized_start=2561
+  _RESTORERESPONSE._serialized_end=2752
+  _RESTORESTREAMREQUEST._serialized_start=2755
+  _RESTORESTREAMREQUEST._serialized_end=2936
+  _RESTOREPROGRESS._serialized_start=2938
+  _RESTOREPROGRESS._serialized_end=3025
+  _RESTORESTREAMRESPONSE._serialized_start=3028
+  _RESTORESTREAMRESPONSE._serialized_end=3221
+  _CHECKCONNECTIONREQUEST._serialized_start=3223
+  _CHECKCONNECTIONREQUEST._serialized_end=3247
+  _POOLSTATS._serialized_start=3249
+  _POOLSTATS._serialized_end=3306
+  _CHECKCONNECTIONRESPONSE._serialized_start=3309
+  _CHECKCONNECTIONRESPONSE._serialized_end=3605
+  _CACHESTATUS._serialized_start=3608
+  _CACHESTATUS._serialized_end=3737
+  _SPOOLSTATUS._serialized_start=3739
+  _SPOOLSTATUS._serialized_end=3840
+  _SESSIONSERVICE._serialized_start=3934
+  _SESSIONSERVICE._serialized_end=4827
 # @@protoc_insertion_point(module_scope)

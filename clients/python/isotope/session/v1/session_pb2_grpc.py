@@ -35,6 +35,11 @@ class SessionServiceStub(object):
                 request_serializer=isotope_dot_session_dot_v1_dot_session__pb2.DeleteRequest.SerializeToString,
                 response_deserializer=isotope_dot_session_dot_v1_dot_session__pb2.DeleteResponse.FromString,
                 )
+        self.Touch = channel.unary_unary(
+                '/isotope.session.v1.SessionService/Touch',
+                request_serializer=isotope_dot_session_dot_v1_dot_session__pb2.TouchRequest.SerializeToString,
+                response_deserializer=isotope_dot_session_dot_v1_dot_session__pb2.TouchResponse.FromString,
+                )
         self.Statistics = channel.unary_unary(
                 '/isotope.session.v1.SessionService/Statistics',
                 request_serializer=isotope_dot_session_dot_v1_dot_session__pb2.StatisticsRequest.SerializeToString,
@@ -90,6 +95,14 @@ class SessionServiceServicer(object):
 
     def Delete(self, request, context):
         """Soft-deletes (default) or hard-deletes a session. NOT_FOUND unless allow_missing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Touch(self, request, context):
+        """Sets an active, unexpired session's expiry and last_updated, nothing else (not its version).
+        NOT_FOUND when missing, soft-deleted or already expired.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -152,6 +165,11 @@ def add_SessionServiceServicer_to_server(servicer, server):
                     servicer.Delete,
                     request_deserializer=isotope_dot_session_dot_v1_dot_session__pb2.DeleteRequest.FromString,
                     response_serializer=isotope_dot_session_dot_v1_dot_session__pb2.DeleteResponse.SerializeToString,
+            ),
+            'Touch': grpc.unary_unary_rpc_method_handler(
+                    servicer.Touch,
+                    request_deserializer=isotope_dot_session_dot_v1_dot_session__pb2.TouchRequest.FromString,
+                    response_serializer=isotope_dot_session_dot_v1_dot_session__pb2.TouchResponse.SerializeToString,
             ),
             'Statistics': grpc.unary_unary_rpc_method_handler(
                     servicer.Statistics,
@@ -254,6 +272,23 @@ class SessionService(object):
         return grpc.experimental.unary_unary(request, target, '/isotope.session.v1.SessionService/Delete',
             isotope_dot_session_dot_v1_dot_session__pb2.DeleteRequest.SerializeToString,
             isotope_dot_session_dot_v1_dot_session__pb2.DeleteResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Touch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/isotope.session.v1.SessionService/Touch',
+            isotope_dot_session_dot_v1_dot_session__pb2.TouchRequest.SerializeToString,
+            isotope_dot_session_dot_v1_dot_session__pb2.TouchResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 
