@@ -47,7 +47,7 @@ async function seed(): Promise<void> {
     { connectionString: databaseUrl, poolMax: 2, statementTimeoutMs: 120_000, connectTimeoutMs: 5000 },
     pino({ level: "silent" }),
   );
-  await db.query(`DROP TABLE IF EXISTS ${table}, ${peerTable}`);
+  await db.query(`DROP TABLE IF EXISTS ${table}_msg, ${table}, ${peerTable}`);
   await db.query("DELETE FROM isotope_schema_migrations WHERE table_name = $1", [table]).catch(() => {});
   await migrate(db, { table }, pino({ level: "silent" }));
   // connect-pg-simple's own table.sql, under our name.
@@ -219,7 +219,7 @@ async function main(): Promise<void> {
   }
   const cleanup = new pg.Client({ connectionString: databaseUrl });
   await cleanup.connect();
-  await cleanup.query(`DROP TABLE IF EXISTS ${table}, ${peerTable}`);
+  await cleanup.query(`DROP TABLE IF EXISTS ${table}_msg, ${table}, ${peerTable}`);
   await cleanup.query("DELETE FROM isotope_schema_migrations WHERE table_name = $1", [table]);
   await cleanup.end();
 }

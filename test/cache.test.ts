@@ -25,6 +25,8 @@ describe.each(backends())("hot cache on $name", (backend) => {
   beforeAll(async () => {
     server = await startServer(backend);
     client = createClient(SessionService, createGrpcTransport({ baseUrl: server.url }));
+    // The change feed connects in the background; until it does, the cache is bypassed.
+    while (!(await cacheOf(client)).coherent) await new Promise((resolve) => setTimeout(resolve, 20));
   });
   afterAll(async () => server.stop());
 
@@ -125,7 +127,7 @@ describe.runIf(postgresUrl)("two server processes on one PostgreSQL", () => {
   }, 90_000);
   afterAll(async () => {
     await Promise.all([stop(a), stop(b)]);
-    await admin.query(`DROP TABLE IF EXISTS ${table}`);
+    await admin.query(`DROP TABLE IF EXISTS ${table}_msg, ${table}`);
     await admin.query("DELETE FROM isotope_schema_migrations WHERE table_name = $1", [table]);
     await admin.end();
   });

@@ -41,7 +41,7 @@ describe.each(backends())("migrations on $name", (backend) => {
   afterAll(async () => cleanup());
 
   it("creates the seed's table with its four indexes and the keyset index, once", async () => {
-    expect((await migrate(db, { table: "fresh" }, log)).applied).toEqual([1, 2, 3]);
+    expect((await migrate(db, { table: "fresh" }, log)).applied).toEqual([1, 2, 3, 4]);
     expect(await indexNames(db, "fresh")).toEqual([
       "fresh_pkey",
       "idx_fresh_created_at",
@@ -60,7 +60,7 @@ describe.each(backends())("migrations on $name", (backend) => {
        VALUES ('legacy', '{"messages":[{"type":"human","content":"你好"}],"files":{},"extra_key":1}',
                '{"name":"旧会话","user_id":"user123"}', '2024-01-02 03:04:05', '2024-01-02 03:04:05', NULL)`,
     );
-    expect((await migrate(db, { table: "isotope_sessions" }, log)).applied).toEqual([1, 2, 3]);
+    expect((await migrate(db, { table: "isotope_sessions" }, log)).applied).toEqual([1, 2, 3, 4]);
     const repo = createSessionRepository(db, "isotope_sessions");
     const legacy = await repo.load("legacy", false);
     expect(JSON.parse(legacy?.dataJson ?? "")).toMatchObject({ extra_key: 1, files: {} });
@@ -109,11 +109,11 @@ if (postgresUrl) {
         );
       const [a, b] = await Promise.all([open(), open()]);
       const results = await Promise.all([migrate(a, { table: "raced" }, log), migrate(b, { table: "raced" }, log)]);
-      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 3]);
+      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 4]);
       const { rows } = await db.query<{ n: string }>(
         "SELECT count(*)::text AS n FROM isotope_schema_migrations WHERE table_name = 'raced'",
       );
-      expect(rows[0]?.n).toBe("3");
+      expect(rows[0]?.n).toBe("4");
       await Promise.all([a.close(), b.close()]);
     });
 

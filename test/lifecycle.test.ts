@@ -84,7 +84,7 @@ if (postgresUrl) {
     afterAll(async () => {
       const client = new pg.Client({ connectionString: postgresUrl });
       await client.connect();
-      await client.query(`DROP TABLE IF EXISTS ${table}`);
+      await client.query(`DROP TABLE IF EXISTS ${table}_msg, ${table}`);
       await client.query("DELETE FROM isotope_schema_migrations WHERE table_name = $1", [table]);
       await client.end();
     });

@@ -82,10 +82,16 @@ export function withCache(repository: SessionRepository, db: Db, table: string, 
     } catch {
       list = "*";
     }
-    if (!Array.isArray(list)) return clear();
+    // Anything but [[id, version | null, expiry µs | null], …] — "*", or a payload from another
+    // version of the trigger (the channel is per table name, shared by schemas) — empties the cache.
+    const wellFormed = (item: unknown): item is [string, number | null, number | null] =>
+      Array.isArray(item) &&
+      typeof item[0] === "string" &&
+      (item[1] === null || Number.isSafeInteger(item[1])) &&
+      (item[2] === null || Number.isSafeInteger(item[2]));
+    if (!Array.isArray(list) || !list.every(wellFormed)) return clear();
     generation++;
-    for (const item of list as Array<[string, number | null, number | null]>) {
-      const [sessionId, version, expires] = item;
+    for (const [sessionId, version, expires] of list) {
       const change = {
         generation,
         version: version === null ? null : BigInt(version),
@@ -184,6 +190,14 @@ export function withCache(repository: SessionRepository, db: Db, table: string, 
         remember({ ...held.session, expiresAt, lastUpdated }, startedAt);
       }
       return result;
+    },
+
+    async append(input, signal) {
+      try {
+        return await repository.append(input, signal);
+      } finally {
+        evict(input.sessionId);
+      }
     },
 
     async delete(sessionId, hard, signal) {

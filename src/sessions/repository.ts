@@ -45,6 +45,24 @@ export type SaveResult =
   | { kind: "conflict"; currentVersion: bigint }
   | { kind: "expiry-in-past" };
 
+export interface AppendInput {
+  sessionId: string;
+  /** The messages to add, as a JSON array. */
+  messagesJson: string;
+  /** Top-level keys of data to set, as a JSON object (undefined: none). */
+  setJson: string | undefined;
+  /** Top-level keys of data to remove. */
+  removeKeys: string[];
+  expectedVersion: bigint | undefined;
+}
+
+export type AppendResult =
+  | { kind: "appended"; session: StoredSession }
+  | { kind: "missing" }
+  | { kind: "conflict"; currentVersion: bigint }
+  /** data.messages exists but is not an array: there is nothing to append to. */
+  | { kind: "not-a-list" };
+
 export type TouchResult =
   | { kind: "touched"; session: StoredSession }
   | { kind: "missing" }
@@ -121,6 +139,11 @@ export interface SessionRepository {
   load(sessionId: string, includeInactive: boolean, signal?: AbortSignal): Promise<StoredSession | undefined>;
   list(query: ListQuery, signal?: AbortSignal): Promise<StoredSession[]>;
   /**
+   * Adds messages to an active, unexpired session without rewriting its history: the first Append
+   * moves its messages out of session_data (once), later ones insert rows only.
+   */
+  append(input: AppendInput, signal?: AbortSignal): Promise<AppendResult>;
+  /**
    * Sets an active, unexpired session's expiry and last_updated (not its version or data).
    * undefined when there is no such session.
    */
@@ -145,17 +168,27 @@ export interface SessionRepository {
 
 // Columns every read selects; casts make pg and PGlite return the same JavaScript types.
 const micros = (column: string) => `(extract(epoch from ${column}) * 1000000)::int8::text`;
-const columns = (withData: boolean) => `
+// A session's messages are in session_data, or — after an Append — rows of ${table}_msg put back
+// in order (migration 0004).
+const messageCount = `(CASE WHEN messages_external THEN external_messages
+        WHEN jsonb_typeof(session_data->'messages') = 'array' THEN jsonb_array_length(session_data->'messages')
+        ELSE 0 END)`;
+const columns = (withData: boolean, table = "") => `
   session_id,
-  ${withData ? "session_data::text" : "NULL::text"} AS data_json,
+  ${
+    withData
+      ? `(CASE WHEN messages_external THEN jsonb_set(session_data, '{messages}', COALESCE(
+          (SELECT jsonb_agg(m.message ORDER BY m.seq) FROM ${table}_msg m WHERE m.session_id = ${table}.session_id),
+          '[]'::jsonb)) ELSE session_data END)::text`
+      : "NULL::text"
+  } AS data_json,
   COALESCE(metadata, '{}'::jsonb)::text AS metadata_json,
   ${micros("created_at")} AS created_at,
   ${micros("last_updated")} AS last_updated,
   ${micros("expires_at")} AS expires_at,
   COALESCE(version, 1)::int8::text AS version,
   COALESCE(is_active, true) AS is_active,
-  (CASE WHEN jsonb_typeof(session_data->'messages') = 'array'
-        THEN jsonb_array_length(session_data->'messages') ELSE 0 END)::int8::text AS message_count`;
+  ${messageCount}::int8::text AS message_count`;
 
 const fromMicros = (param: string) => `(timestamptz 'epoch' + ${param}::int8 * interval '1 microsecond')`;
 const notExpired = "(expires_at IS NULL OR expires_at > now())";
@@ -188,6 +221,9 @@ function toStored(row: SessionRow): StoredSession {
   };
 }
 
+/** A Save replaces the whole document: its messages are in it (the trigger of 0004 drops the rows). */
+const wholeDocument = "messages_external = false, external_messages = 0";
+
 /** Creates the repository over `db` for the (already validated, migrated) `table`. */
 export function createSessionRepository(db: Db, table: string): SessionRepository {
   const expiresAtSql = (expiry: Expiry, param: string) =>
@@ -212,7 +248,8 @@ export function createSessionRepository(db: Db, table: string): SessionRepositor
           expires_at = EXCLUDED.expires_at,
           last_updated = now(),
           version = COALESCE(t.version, 1) + 1,
-          is_active = true
+          is_active = true,
+          ${wholeDocument}
         ${returning}`;
     }
     if (expected === 0n) return `${insert} ON CONFLICT (session_id) DO NOTHING ${returning}`;
@@ -222,7 +259,8 @@ export function createSessionRepository(db: Db, table: string): SessionRepositor
         expires_at = ${expiresAt},
         last_updated = now(),
         version = COALESCE(t.version, 1) + 1,
-        is_active = true
+        is_active = true,
+        ${wholeDocument}
       WHERE session_id = $1 AND COALESCE(t.version, 1) = $5::int8
       RETURNING ${columns(false)}, false AS created`;
   };
@@ -232,7 +270,7 @@ export function createSessionRepository(db: Db, table: string): SessionRepositor
   const currentVersionSql = `SELECT COALESCE(version, 1)::int8::text AS version FROM ${table} WHERE session_id = $1`;
   const expiryInPastSql = `SELECT ${fromMicros("$1")} <= now() AS past`;
 
-  const loadSql = `SELECT ${columns(true)} FROM ${table}
+  const loadSql = `SELECT ${columns(true, table)} FROM ${table}
     WHERE session_id = $1 AND ${notExpired} AND (is_active OR $2::boolean)`;
 
   const filters = (query: { includeInactive: boolean; metadataFilterJson: string | undefined }, params: unknown[]) => {
@@ -244,6 +282,27 @@ export function createSessionRepository(db: Db, table: string): SessionRepositor
     }
     return where;
   };
+
+  const appendLockSql = `SELECT messages_external AS external, external_messages::text AS count,
+      COALESCE(version, 1)::int8::text AS version,
+      CASE WHEN messages_external THEN NULL ELSE jsonb_typeof(session_data->'messages') END AS kind
+    FROM ${table} WHERE session_id = $1 AND is_active AND ${notExpired} FOR UPDATE`;
+  const moveMessagesSql = `INSERT INTO ${table}_msg (session_id, seq, message)
+    SELECT t.session_id, x.ord - 1, x.e FROM ${table} t,
+      jsonb_array_elements(COALESCE(t.session_data->'messages', '[]'::jsonb)) WITH ORDINALITY AS x(e, ord)
+    WHERE t.session_id = $1`;
+  const addMessagesSql = `INSERT INTO ${table}_msg (session_id, seq, message)
+    SELECT $1, $2::int8 + x.ord - 1, x.e FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS x(e, ord)`;
+  // session_data is rewritten only when it must change (its messages leave it, or a patch):
+  // otherwise the new row version keeps pointing at the same TOASTed value.
+  const appendUpdateSql = `UPDATE ${table} AS t SET
+      session_data = CASE WHEN $3::boolean
+        THEN (t.session_data - 'messages' - $4::text[]) || COALESCE($5::jsonb, '{}'::jsonb)
+        ELSE t.session_data END,
+      messages_external = true, external_messages = $2::int8,
+      version = COALESCE(t.version, 1) + 1, last_updated = now()
+    WHERE session_id = $1
+    RETURNING ${columns(false)}`;
 
   const touchSql = (
     expiry: Expiry,
@@ -261,8 +320,7 @@ export function createSessionRepository(db: Db, table: string): SessionRepositor
       count(*) FILTER (WHERE is_active)::int8::text AS active,
       count(*) FILTER (WHERE NOT is_active)::int8::text AS inactive,
       count(*) FILTER (WHERE is_active AND expires_at <= now())::int8::text AS expired,
-      COALESCE(sum(CASE WHEN is_active AND jsonb_typeof(session_data->'messages') = 'array'
-        THEN jsonb_array_length(session_data->'messages') ELSE 0 END), 0)::int8::text AS messages,
+      COALESCE(sum(${messageCount}) FILTER (WHERE is_active), 0)::int8::text AS messages,
       COALESCE(sum(pg_column_size(session_data)), 0)::int8::text AS bytes,
       ${micros("min(created_at)")} AS oldest,
       ${micros("max(last_updated)")} AS latest,
@@ -305,17 +363,18 @@ export function createSessionRepository(db: Db, table: string): SessionRepositor
     blindWithMetadata: `${batchInsert("i.meta::jsonb")}
       ON CONFLICT (session_id) DO UPDATE SET
         session_data = EXCLUDED.session_data, metadata = EXCLUDED.metadata, expires_at = EXCLUDED.expires_at,
-        last_updated = now(), version = COALESCE(t.version, 1) + 1, is_active = true
+        last_updated = now(), version = COALESCE(t.version, 1) + 1, is_active = true, ${wholeDocument}
       ${batchReturning}`,
     blindKeepMetadata: `${batchInsert("'{}'::jsonb")}
       ON CONFLICT (session_id) DO UPDATE SET
         session_data = EXCLUDED.session_data, expires_at = EXCLUDED.expires_at,
-        last_updated = now(), version = COALESCE(t.version, 1) + 1, is_active = true
+        last_updated = now(), version = COALESCE(t.version, 1) + 1, is_active = true, ${wholeDocument}
       ${batchReturning}`,
     create: `${batchInsert("COALESCE(i.meta::jsonb, '{}'::jsonb)")} ON CONFLICT (session_id) DO NOTHING ${batchReturning}`,
     compareAndSet: `UPDATE ${table} AS t SET
         session_data = i.data::jsonb, metadata = COALESCE(i.meta::jsonb, t.metadata),
-        expires_at = ${batchExpiresAt}, last_updated = now(), version = COALESCE(t.version, 1) + 1, is_active = true
+        expires_at = ${batchExpiresAt}, last_updated = now(), version = COALESCE(t.version, 1) + 1, is_active = true,
+        ${wholeDocument}
       FROM ${batchInput}
       WHERE t.session_id = i.id AND COALESCE(t.version, 1) = i.expected
       RETURNING ${columns(false)}, false AS created`,
@@ -402,12 +461,40 @@ export function createSessionRepository(db: Db, table: string): SessionRepositor
         where.push(`(last_updated, session_id) < (${fromMicros(`$${params.length - 1}`)}, $${params.length})`);
       }
       params.push(query.limit, query.offset);
-      const sql = `SELECT ${columns(query.includeData)} FROM ${table}
+      const sql = `SELECT ${columns(query.includeData, table)} FROM ${table}
         ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
         ORDER BY last_updated DESC, session_id DESC
         LIMIT $${params.length - 1} OFFSET $${params.length}`;
       const { rows } = await db.query<SessionRow>(sql, params, signal);
       return rows.map(toStored);
+    },
+
+    async append(input, signal) {
+      return db.transaction(async (tx): Promise<AppendResult> => {
+        const { rows } = await tx.query<{ external: boolean; count: string; version: string; kind: string | null }>(
+          appendLockSql,
+          [input.sessionId],
+        );
+        const current = rows[0];
+        if (!current) return { kind: "missing" };
+        if (input.expectedVersion !== undefined && BigInt(current.version) !== input.expectedVersion) {
+          return { kind: "conflict", currentVersion: BigInt(current.version) };
+        }
+        if (!current.external && current.kind !== null && current.kind !== "array") return { kind: "not-a-list" };
+        const before = current.external
+          ? BigInt(current.count)
+          : BigInt((await tx.query(moveMessagesSql, [input.sessionId])).rowCount);
+        const added = await tx.query(addMessagesSql, [input.sessionId, before.toString(), input.messagesJson]);
+        const rewrite = !current.external || input.setJson !== undefined || input.removeKeys.length > 0;
+        const updated = await tx.query<SessionRow>(appendUpdateSql, [
+          input.sessionId,
+          (before + BigInt(added.rowCount)).toString(),
+          rewrite,
+          input.removeKeys,
+          input.setJson ?? null,
+        ]);
+        return { kind: "appended", session: toStored(updated.rows[0] as SessionRow) };
+      }, signal);
     },
 
     async touch(sessionId, expiry, signal) {
@@ -490,7 +577,7 @@ export function createSessionRepository(db: Db, table: string): SessionRepositor
         where.push(notExpired);
         if (!query.includeInactive) where.push("is_active");
         params.push(after, query.batchSize);
-        const sql = `SELECT ${columns(query.includeData)} FROM ${table}
+        const sql = `SELECT ${columns(query.includeData, table)} FROM ${table}
           WHERE ${where.join(" AND ")} AND session_id > $${params.length - 1}
           ORDER BY session_id LIMIT $${params.length}`;
         const { rows } = await db.query<SessionRow>(sql, params, signal);

@@ -3,7 +3,8 @@
  * outcomes come back from the repository as values and become Connect codes here; database
  * failures are mapped by the error interceptor (src/errors.ts).
  */
-import { create, type JsonObject } from "@bufbuild/protobuf";
+import { create, type JsonObject, type JsonValue, toJson } from "@bufbuild/protobuf";
+import { ListValueSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import {
   Durability,
@@ -106,21 +107,7 @@ export function createSessionService({
         case "expiry-in-past":
           throw validate.invalidArgument("expires_at", "must be in the future");
         case "conflict":
-          throw new ConnectError(
-            `expected_version: session "${sessionId}" is at version ${result.currentVersion}, not ${req.expectedVersion}`,
-            Code.Aborted,
-            undefined,
-            [
-              {
-                desc: VersionConflictSchema,
-                value: create(VersionConflictSchema, {
-                  sessionId,
-                  expectedVersion: req.expectedVersion ?? 0n,
-                  currentVersion: result.currentVersion,
-                }),
-              },
-            ],
-          );
+          throw versionConflict(sessionId, req.expectedVersion ?? 0n, result.currentVersion);
       }
     },
 
@@ -179,6 +166,49 @@ export function createSessionService({
         throw new ConnectError(`session_id: session "${sessionId}" not found`, Code.NotFound);
       }
       return { deleted, hard: req.hard };
+    },
+
+    async append(req, ctx) {
+      const sessionId = validate.sessionId(req.sessionId);
+      const messages = req.messages === undefined ? [] : (toJson(ListValueSchema, req.messages) as JsonValue[]);
+      const messagesJson = validate.jsonDocument(messages, "messages", limits);
+      validate.withinSize(messagesJson, "messages", limits);
+      const patch = req.patch === undefined ? {} : req.patch;
+      if ("messages" in patch) throw validate.invalidArgument("patch", 'may not set "messages" (append them instead)');
+      const patchJson = validate.jsonDocument(patch, "patch", limits);
+      validate.withinSize(patchJson, "patch", limits);
+      const set = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== null));
+      const removeKeys = Object.keys(patch).filter((key) => patch[key] === null);
+      if (req.expectedVersion !== undefined && req.expectedVersion < 1n) {
+        throw validate.invalidArgument("expected_version", "must be a stored version (Append needs a session)");
+      }
+      // Spooled writes land first, so the messages go after them.
+      if (spool && (await spool.settle(sessionId, ctx.signal)) !== undefined) {
+        throw new ConnectError("database unavailable, retry later", Code.Unavailable);
+      }
+      const result = await repository.append(
+        {
+          sessionId,
+          messagesJson,
+          setJson: Object.keys(set).length > 0 ? JSON.stringify(set) : undefined,
+          removeKeys,
+          expectedVersion: req.expectedVersion,
+        },
+        ctx.signal,
+      );
+      switch (result.kind) {
+        case "appended":
+          return { version: result.session.version, messageCount: result.session.messageCount };
+        case "missing":
+          throw new ConnectError(`session_id: session "${sessionId}" not found`, Code.NotFound);
+        case "not-a-list":
+          throw new ConnectError(
+            `session "${sessionId}": data.messages is not a list, there is nothing to append to`,
+            Code.FailedPrecondition,
+          );
+        case "conflict":
+          throw versionConflict(sessionId, req.expectedVersion ?? 0n, result.currentVersion);
+      }
     },
 
     async touch(req, ctx) {
@@ -318,6 +348,21 @@ function mapValues<K extends string, V, W>(record: Record<K, V>, fn: (value: V) 
 }
 
 /** A row with its data, or DATA_LOSS when what is stored cannot be carried by a Struct. */
+/** ABORTED with the current version in a VersionConflict detail. */
+function versionConflict(sessionId: string, expectedVersion: bigint, currentVersion: bigint): ConnectError {
+  return new ConnectError(
+    `expected_version: session "${sessionId}" is at version ${currentVersion}, not ${expectedVersion}`,
+    Code.Aborted,
+    undefined,
+    [
+      {
+        desc: VersionConflictSchema,
+        value: create(VersionConflictSchema, { sessionId, expectedVersion, currentVersion }),
+      },
+    ],
+  );
+}
+
 /**
  * Load's and RestoreStream's `last_messages` window: the same session with only the last `n`
  * entries of data.messages (a copy: the decoded message may be shared through the cache).

@@ -2,7 +2,7 @@
  * Request validation: every check that decides INVALID_ARGUMENT or RESOURCE_EXHAUSTED before any
  * SQL runs, so bad input never changes stored data. Each error names the offending field.
  */
-import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+import type { JsonValue } from "@bufbuild/protobuf";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Limits } from "../config.js";
@@ -30,7 +30,7 @@ export function sessionId(value: string, field = "session_id"): string {
  * surrogates in keys and strings, non-finite numbers, nesting deeper than `maxDepth` — and returns
  * its JSON text. Iterative, so a hostile 10,000-deep value cannot overflow the stack.
  */
-export function jsonDocument(value: JsonObject, field: string, limits: Limits): string {
+export function jsonDocument(value: JsonValue, field: string, limits: Limits): string {
   const stack: Array<{ value: JsonValue; path: string; depth: number }> = [{ value, path: field, depth: 1 }];
   while (stack.length > 0) {
     const { value: node, path, depth } = stack.pop() as { value: JsonValue; path: string; depth: number };

@@ -4,7 +4,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, ListValue, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 
@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file isotope/session/v1/session.proto.
  */
 export const file_isotope_session_v1_session: GenFile = /*@__PURE__*/
-  fileDesc("CiBpc290b3BlL3Nlc3Npb24vdjEvc2Vzc2lvbi5wcm90bxISaXNvdG9wZS5zZXNzaW9uLnYxIrwCCgdTZXNzaW9uEhIKCnNlc3Npb25faWQYASABKAkSJQoEZGF0YRgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKQoIbWV0YWRhdGEYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXBkYXRlZBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdmVyc2lvbhgHIAEoAxIRCglpc19hY3RpdmUYCCABKAgSFQoNbWVzc2FnZV9jb3VudBgJIAEoAyJYCg9WZXJzaW9uQ29uZmxpY3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDEhcKD2N1cnJlbnRfdmVyc2lvbhgDIAEoAyKUAgoLU2F2ZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIlCgRkYXRhGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIpCghtZXRhZGF0YRgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLwoKZXhwaXJlc19pbhgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkgAEjAKCmV4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAASHQoQZXhwZWN0ZWRfdmVyc2lvbhgGIAEoA0gBiAEBQggKBmV4cGlyeUITChFfZXhwZWN0ZWRfdmVyc2lvbiKBAQoMU2F2ZVJlc3BvbnNlEiwKB3Nlc3Npb24YASABKAsyGy5pc290b3BlLnNlc3Npb24udjEuU2Vzc2lvbhIPCgdjcmVhdGVkGAIgASgIEjIKCmR1cmFiaWxpdHkYAyABKA4yHi5pc290b3BlLnNlc3Npb24udjEuRHVyYWJpbGl0eSJSCgtMb2FkUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhgKEGluY2x1ZGVfaW5hY3RpdmUYAiABKAgSFQoNbGFzdF9tZXNzYWdlcxgDIAEoDSJwCgxMb2FkUmVzcG9uc2USLAoHc2Vzc2lvbhgBIAEoCzIbLmlzb3RvcGUuc2Vzc2lvbi52MS5TZXNzaW9uEjIKCmR1cmFiaWxpdHkYAiABKA4yHi5pc290b3BlLnNlc3Npb24udjEuRHVyYWJpbGl0eSKiAQoLTGlzdFJlcXVlc3QSDQoFbGltaXQYASABKAUSDgoGb2Zmc2V0GAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSGAoQaW5jbHVkZV9pbmFjdGl2ZRgEIAEoCBIwCg9tZXRhZGF0YV9maWx0ZXIYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhQKDGluY2x1ZGVfZGF0YRgGIAEoCCJWCgxMaXN0UmVzcG9uc2USLQoIc2Vzc2lvbnMYASADKAsyGy5pc290b3BlLnNlc3Npb24udjEuU2Vzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiSAoNRGVsZXRlUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEgwKBGhhcmQYAiABKAgSFQoNYWxsb3dfbWlzc2luZxgDIAEoCCKnAQoMVG91Y2hSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSLwoKZXhwaXJlc19pbhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkgAEjAKCmV4cGlyZXNfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAASFgoMbmV2ZXJfZXhwaXJlGAQgASgISABCCAoGZXhwaXJ5Ij0KDVRvdWNoUmVzcG9uc2USLAoHc2Vzc2lvbhgBIAEoCzIbLmlzb3RvcGUuc2Vzc2lvbi52MS5TZXNzaW9uIi8KDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAgSDAoEaGFyZBgCIAEoCCITChFTdGF0aXN0aWNzUmVxdWVzdCLWAgoSU3RhdGlzdGljc1Jlc3BvbnNlEhYKDnRvdGFsX3Nlc3Npb25zGAEgASgDEhcKD2FjdGl2ZV9zZXNzaW9ucxgCIAEoAxIZChFpbmFjdGl2ZV9zZXNzaW9ucxgDIAEoAxIYChBleHBpcmVkX3Nlc3Npb25zGAQgASgDEhYKDnRvdGFsX21lc3NhZ2VzGAUgASgDEiAKGGF2Z19tZXNzYWdlc19wZXJfc2Vzc2lvbhgGIAEoARIYChB0b3RhbF9kYXRhX2J5dGVzGAcgASgDEjUKEW9sZGVzdF9jcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFsYXRlc3RfdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGAoQY3JlYXRlZF9sYXN0XzI0aBgKIAEoAyKIAQoOQ2xlYW51cFJlcXVlc3QSEwoLaGFyZF9kZWxldGUYASABKAgSPAoZcHVyZ2VfaW5hY3RpdmVfb2xkZXJfdGhhbhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhISCgpiYXRjaF9zaXplGAMgASgFEg8KB2RyeV9ydW4YBCABKAgiawoPQ2xlYW51cFJlc3BvbnNlEhUKDWV4cGlyZWRfY291bnQYASABKAMSFAoMcHVyZ2VkX2NvdW50GAIgASgDEisKCGR1cmF0aW9uGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uInAKDlJlc3RvcmVSZXF1ZXN0EhgKEGluY2x1ZGVfaW5hY3RpdmUYASABKAgSMAoPbWV0YWRhdGFfZmlsdGVyGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBISCgpiYXRjaF9zaXplGAMgASgFIjQKDlJlc3RvcmVGYWlsdXJlEhIKCnNlc3Npb25faWQYASABKAkSDgoGcmVhc29uGAIgASgJIr8BCg9SZXN0b3JlUmVzcG9uc2USFgoOcmVzdG9yZWRfY291bnQYASABKAMSFAoMZmFpbGVkX2NvdW50GAIgASgDEjIKBmZhaWxlZBgDIAMoCzIiLmlzb3RvcGUuc2Vzc2lvbi52MS5SZXN0b3JlRmFpbHVyZRIdChVza2lwcGVkX2V4cGlyZWRfY291bnQYBCABKAMSKwoIZHVyYXRpb24YBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24itQEKFFJlc3RvcmVTdHJlYW1SZXF1ZXN0EhgKEGluY2x1ZGVfaW5hY3RpdmUYASABKAgSMAoPbWV0YWRhdGFfZmlsdGVyGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBISCgpiYXRjaF9zaXplGAMgASgFEhEKCW9taXRfZGF0YRgEIAEoCBITCgtzdGFydF9hZnRlchgFIAEoCRIVCg1sYXN0X21lc3NhZ2VzGAYgASgNIlcKD1Jlc3RvcmVQcm9ncmVzcxIWCg5yZXN0b3JlZF9jb3VudBgBIAEoAxIUCgxmYWlsZWRfY291bnQYAiABKAMSFgoOdG90YWxfZXN0aW1hdGUYAyABKAMiwQEKFVJlc3RvcmVTdHJlYW1SZXNwb25zZRItCghzZXNzaW9ucxgBIAMoCzIbLmlzb3RvcGUuc2Vzc2lvbi52MS5TZXNzaW9uEjQKCGZhaWx1cmVzGAIgAygLMiIuaXNvdG9wZS5zZXNzaW9uLnYxLlJlc3RvcmVGYWlsdXJlEjUKCHByb2dyZXNzGAMgASgLMiMuaXNvdG9wZS5zZXNzaW9uLnYxLlJlc3RvcmVQcm9ncmVzcxIMCgRkb25lGAQgASgIIhgKFkNoZWNrQ29ubmVjdGlvblJlcXVlc3QiOQoJUG9vbFN0YXRzEg0KBXRvdGFsGAEgASgFEgwKBGlkbGUYAiABKAUSDwoHd2FpdGluZxgDIAEoBSKoAgoXQ2hlY2tDb25uZWN0aW9uUmVzcG9uc2USCgoCb2sYASABKAgSKgoHbGF0ZW5jeRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIPCgdiYWNrZW5kGAMgASgJEhYKDnNlcnZlcl92ZXJzaW9uGAQgASgJEhAKCGRhdGFiYXNlGAUgASgJEisKBHBvb2wYBiABKAsyHS5pc290b3BlLnNlc3Npb24udjEuUG9vbFN0YXRzEg0KBWVycm9yGAcgASgJEi4KBXNwb29sGAggASgLMh8uaXNvdG9wZS5zZXNzaW9uLnYxLlNwb29sU3RhdHVzEi4KBWNhY2hlGAkgASgLMh8uaXNvdG9wZS5zZXNzaW9uLnYxLkNhY2hlU3RhdHVzIoEBCgtDYWNoZVN0YXR1cxIPCgdlbmFibGVkGAEgASgIEhAKCGNvaGVyZW50GAIgASgIEgwKBGhpdHMYAyABKAQSDgoGbWlzc2VzGAQgASgEEg8KB2VudHJpZXMYBSABKAQSDQoFYnl0ZXMYBiABKAQSEQoJbWF4X2J5dGVzGAcgASgEImUKC1Nwb29sU3RhdHVzEg8KB2VuYWJsZWQYASABKAgSDwoHcGVuZGluZxgCIAEoBBIPCgdzcG9vbGVkGAMgASgEEhAKCHJlcGxheWVkGAQgASgEEhEKCWNvbmZsaWN0cxgFIAEoBCpZCgpEdXJhYmlsaXR5EhoKFkRVUkFCSUxJVFlfVU5TUEVDSUZJRUQQABIXChNEVVJBQklMSVRZX0RBVEFCQVNFEAESFgoSRFVSQUJJTElUWV9TUE9PTEVEEAIy/QYKDlNlc3Npb25TZXJ2aWNlEkkKBFNhdmUSHy5pc290b3BlLnNlc3Npb24udjEuU2F2ZVJlcXVlc3QaIC5pc290b3BlLnNlc3Npb24udjEuU2F2ZVJlc3BvbnNlEk4KBExvYWQSHy5pc290b3BlLnNlc3Npb24udjEuTG9hZFJlcXVlc3QaIC5pc290b3BlLnNlc3Npb24udjEuTG9hZFJlc3BvbnNlIgOQAgESTgoETGlzdBIfLmlzb3RvcGUuc2Vzc2lvbi52MS5MaXN0UmVxdWVzdBogLmlzb3RvcGUuc2Vzc2lvbi52MS5MaXN0UmVzcG9uc2UiA5ACARJPCgZEZWxldGUSIS5pc290b3BlLnNlc3Npb24udjEuRGVsZXRlUmVxdWVzdBoiLmlzb3RvcGUuc2Vzc2lvbi52MS5EZWxldGVSZXNwb25zZRJMCgVUb3VjaBIgLmlzb3RvcGUuc2Vzc2lvbi52MS5Ub3VjaFJlcXVlc3QaIS5pc290b3BlLnNlc3Npb24udjEuVG91Y2hSZXNwb25zZRJgCgpTdGF0aXN0aWNzEiUuaXNvdG9wZS5zZXNzaW9uLnYxLlN0YXRpc3RpY3NSZXF1ZXN0GiYuaXNvdG9wZS5zZXNzaW9uLnYxLlN0YXRpc3RpY3NSZXNwb25zZSIDkAIBElIKB0NsZWFudXASIi5pc290b3BlLnNlc3Npb24udjEuQ2xlYW51cFJlcXVlc3QaIy5pc290b3BlLnNlc3Npb24udjEuQ2xlYW51cFJlc3BvbnNlElIKB1Jlc3RvcmUSIi5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVJlcXVlc3QaIy5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVJlc3BvbnNlEmYKDVJlc3RvcmVTdHJlYW0SKC5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVN0cmVhbVJlcXVlc3QaKS5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVN0cmVhbVJlc3BvbnNlMAESbwoPQ2hlY2tDb25uZWN0aW9uEiouaXNvdG9wZS5zZXNzaW9uLnYxLkNoZWNrQ29ubmVjdGlvblJlcXVlc3QaKy5pc290b3BlLnNlc3Npb24udjEuQ2hlY2tDb25uZWN0aW9uUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiBpc290b3BlL3Nlc3Npb24vdjEvc2Vzc2lvbi5wcm90bxISaXNvdG9wZS5zZXNzaW9uLnYxIrwCCgdTZXNzaW9uEhIKCnNlc3Npb25faWQYASABKAkSJQoEZGF0YRgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKQoIbWV0YWRhdGEYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXBkYXRlZBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdmVyc2lvbhgHIAEoAxIRCglpc19hY3RpdmUYCCABKAgSFQoNbWVzc2FnZV9jb3VudBgJIAEoAyJYCg9WZXJzaW9uQ29uZmxpY3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDEhcKD2N1cnJlbnRfdmVyc2lvbhgDIAEoAyKUAgoLU2F2ZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIlCgRkYXRhGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIpCghtZXRhZGF0YRgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLwoKZXhwaXJlc19pbhgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkgAEjAKCmV4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAASHQoQZXhwZWN0ZWRfdmVyc2lvbhgGIAEoA0gBiAEBQggKBmV4cGlyeUITChFfZXhwZWN0ZWRfdmVyc2lvbiKBAQoMU2F2ZVJlc3BvbnNlEiwKB3Nlc3Npb24YASABKAsyGy5pc290b3BlLnNlc3Npb24udjEuU2Vzc2lvbhIPCgdjcmVhdGVkGAIgASgIEjIKCmR1cmFiaWxpdHkYAyABKA4yHi5pc290b3BlLnNlc3Npb24udjEuRHVyYWJpbGl0eSJSCgtMb2FkUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhgKEGluY2x1ZGVfaW5hY3RpdmUYAiABKAgSFQoNbGFzdF9tZXNzYWdlcxgDIAEoDSJwCgxMb2FkUmVzcG9uc2USLAoHc2Vzc2lvbhgBIAEoCzIbLmlzb3RvcGUuc2Vzc2lvbi52MS5TZXNzaW9uEjIKCmR1cmFiaWxpdHkYAiABKA4yHi5pc290b3BlLnNlc3Npb24udjEuRHVyYWJpbGl0eSKiAQoLTGlzdFJlcXVlc3QSDQoFbGltaXQYASABKAUSDgoGb2Zmc2V0GAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSGAoQaW5jbHVkZV9pbmFjdGl2ZRgEIAEoCBIwCg9tZXRhZGF0YV9maWx0ZXIYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhQKDGluY2x1ZGVfZGF0YRgGIAEoCCJWCgxMaXN0UmVzcG9uc2USLQoIc2Vzc2lvbnMYASADKAsyGy5pc290b3BlLnNlc3Npb24udjEuU2Vzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiSAoNRGVsZXRlUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEgwKBGhhcmQYAiABKAgSFQoNYWxsb3dfbWlzc2luZxgDIAEoCCKtAQoNQXBwZW5kUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEiwKCG1lc3NhZ2VzGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkxpc3RWYWx1ZRImCgVwYXRjaBgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSHQoQZXhwZWN0ZWRfdmVyc2lvbhgEIAEoA0gAiAEBQhMKEV9leHBlY3RlZF92ZXJzaW9uIjgKDkFwcGVuZFJlc3BvbnNlEg8KB3ZlcnNpb24YASABKAMSFQoNbWVzc2FnZV9jb3VudBgCIAEoAyKnAQoMVG91Y2hSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSLwoKZXhwaXJlc19pbhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkgAEjAKCmV4cGlyZXNfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAASFgoMbmV2ZXJfZXhwaXJlGAQgASgISABCCAoGZXhwaXJ5Ij0KDVRvdWNoUmVzcG9uc2USLAoHc2Vzc2lvbhgBIAEoCzIbLmlzb3RvcGUuc2Vzc2lvbi52MS5TZXNzaW9uIi8KDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAgSDAoEaGFyZBgCIAEoCCITChFTdGF0aXN0aWNzUmVxdWVzdCLWAgoSU3RhdGlzdGljc1Jlc3BvbnNlEhYKDnRvdGFsX3Nlc3Npb25zGAEgASgDEhcKD2FjdGl2ZV9zZXNzaW9ucxgCIAEoAxIZChFpbmFjdGl2ZV9zZXNzaW9ucxgDIAEoAxIYChBleHBpcmVkX3Nlc3Npb25zGAQgASgDEhYKDnRvdGFsX21lc3NhZ2VzGAUgASgDEiAKGGF2Z19tZXNzYWdlc19wZXJfc2Vzc2lvbhgGIAEoARIYChB0b3RhbF9kYXRhX2J5dGVzGAcgASgDEjUKEW9sZGVzdF9jcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFsYXRlc3RfdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGAoQY3JlYXRlZF9sYXN0XzI0aBgKIAEoAyKIAQoOQ2xlYW51cFJlcXVlc3QSEwoLaGFyZF9kZWxldGUYASABKAgSPAoZcHVyZ2VfaW5hY3RpdmVfb2xkZXJfdGhhbhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhISCgpiYXRjaF9zaXplGAMgASgFEg8KB2RyeV9ydW4YBCABKAgiawoPQ2xlYW51cFJlc3BvbnNlEhUKDWV4cGlyZWRfY291bnQYASABKAMSFAoMcHVyZ2VkX2NvdW50GAIgASgDEisKCGR1cmF0aW9uGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uInAKDlJlc3RvcmVSZXF1ZXN0EhgKEGluY2x1ZGVfaW5hY3RpdmUYASABKAgSMAoPbWV0YWRhdGFfZmlsdGVyGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBISCgpiYXRjaF9zaXplGAMgASgFIjQKDlJlc3RvcmVGYWlsdXJlEhIKCnNlc3Npb25faWQYASABKAkSDgoGcmVhc29uGAIgASgJIr8BCg9SZXN0b3JlUmVzcG9uc2USFgoOcmVzdG9yZWRfY291bnQYASABKAMSFAoMZmFpbGVkX2NvdW50GAIgASgDEjIKBmZhaWxlZBgDIAMoCzIiLmlzb3RvcGUuc2Vzc2lvbi52MS5SZXN0b3JlRmFpbHVyZRIdChVza2lwcGVkX2V4cGlyZWRfY291bnQYBCABKAMSKwoIZHVyYXRpb24YBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24itQEKFFJlc3RvcmVTdHJlYW1SZXF1ZXN0EhgKEGluY2x1ZGVfaW5hY3RpdmUYASABKAgSMAoPbWV0YWRhdGFfZmlsdGVyGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBISCgpiYXRjaF9zaXplGAMgASgFEhEKCW9taXRfZGF0YRgEIAEoCBITCgtzdGFydF9hZnRlchgFIAEoCRIVCg1sYXN0X21lc3NhZ2VzGAYgASgNIlcKD1Jlc3RvcmVQcm9ncmVzcxIWCg5yZXN0b3JlZF9jb3VudBgBIAEoAxIUCgxmYWlsZWRfY291bnQYAiABKAMSFgoOdG90YWxfZXN0aW1hdGUYAyABKAMiwQEKFVJlc3RvcmVTdHJlYW1SZXNwb25zZRItCghzZXNzaW9ucxgBIAMoCzIbLmlzb3RvcGUuc2Vzc2lvbi52MS5TZXNzaW9uEjQKCGZhaWx1cmVzGAIgAygLMiIuaXNvdG9wZS5zZXNzaW9uLnYxLlJlc3RvcmVGYWlsdXJlEjUKCHByb2dyZXNzGAMgASgLMiMuaXNvdG9wZS5zZXNzaW9uLnYxLlJlc3RvcmVQcm9ncmVzcxIMCgRkb25lGAQgASgIIhgKFkNoZWNrQ29ubmVjdGlvblJlcXVlc3QiOQoJUG9vbFN0YXRzEg0KBXRvdGFsGAEgASgFEgwKBGlkbGUYAiABKAUSDwoHd2FpdGluZxgDIAEoBSKoAgoXQ2hlY2tDb25uZWN0aW9uUmVzcG9uc2USCgoCb2sYASABKAgSKgoHbGF0ZW5jeRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIPCgdiYWNrZW5kGAMgASgJEhYKDnNlcnZlcl92ZXJzaW9uGAQgASgJEhAKCGRhdGFiYXNlGAUgASgJEisKBHBvb2wYBiABKAsyHS5pc290b3BlLnNlc3Npb24udjEuUG9vbFN0YXRzEg0KBWVycm9yGAcgASgJEi4KBXNwb29sGAggASgLMh8uaXNvdG9wZS5zZXNzaW9uLnYxLlNwb29sU3RhdHVzEi4KBWNhY2hlGAkgASgLMh8uaXNvdG9wZS5zZXNzaW9uLnYxLkNhY2hlU3RhdHVzIoEBCgtDYWNoZVN0YXR1cxIPCgdlbmFibGVkGAEgASgIEhAKCGNvaGVyZW50GAIgASgIEgwKBGhpdHMYAyABKAQSDgoGbWlzc2VzGAQgASgEEg8KB2VudHJpZXMYBSABKAQSDQoFYnl0ZXMYBiABKAQSEQoJbWF4X2J5dGVzGAcgASgEImUKC1Nwb29sU3RhdHVzEg8KB2VuYWJsZWQYASABKAgSDwoHcGVuZGluZxgCIAEoBBIPCgdzcG9vbGVkGAMgASgEEhAKCHJlcGxheWVkGAQgASgEEhEKCWNvbmZsaWN0cxgFIAEoBCpZCgpEdXJhYmlsaXR5EhoKFkRVUkFCSUxJVFlfVU5TUEVDSUZJRUQQABIXChNEVVJBQklMSVRZX0RBVEFCQVNFEAESFgoSRFVSQUJJTElUWV9TUE9PTEVEEAIyzgcKDlNlc3Npb25TZXJ2aWNlEkkKBFNhdmUSHy5pc290b3BlLnNlc3Npb24udjEuU2F2ZVJlcXVlc3QaIC5pc290b3BlLnNlc3Npb24udjEuU2F2ZVJlc3BvbnNlEk4KBExvYWQSHy5pc290b3BlLnNlc3Npb24udjEuTG9hZFJlcXVlc3QaIC5pc290b3BlLnNlc3Npb24udjEuTG9hZFJlc3BvbnNlIgOQAgESTgoETGlzdBIfLmlzb3RvcGUuc2Vzc2lvbi52MS5MaXN0UmVxdWVzdBogLmlzb3RvcGUuc2Vzc2lvbi52MS5MaXN0UmVzcG9uc2UiA5ACARJPCgZEZWxldGUSIS5pc290b3BlLnNlc3Npb24udjEuRGVsZXRlUmVxdWVzdBoiLmlzb3RvcGUuc2Vzc2lvbi52MS5EZWxldGVSZXNwb25zZRJPCgZBcHBlbmQSIS5pc290b3BlLnNlc3Npb24udjEuQXBwZW5kUmVxdWVzdBoiLmlzb3RvcGUuc2Vzc2lvbi52MS5BcHBlbmRSZXNwb25zZRJMCgVUb3VjaBIgLmlzb3RvcGUuc2Vzc2lvbi52MS5Ub3VjaFJlcXVlc3QaIS5pc290b3BlLnNlc3Npb24udjEuVG91Y2hSZXNwb25zZRJgCgpTdGF0aXN0aWNzEiUuaXNvdG9wZS5zZXNzaW9uLnYxLlN0YXRpc3RpY3NSZXF1ZXN0GiYuaXNvdG9wZS5zZXNzaW9uLnYxLlN0YXRpc3RpY3NSZXNwb25zZSIDkAIBElIKB0NsZWFudXASIi5pc290b3BlLnNlc3Npb24udjEuQ2xlYW51cFJlcXVlc3QaIy5pc290b3BlLnNlc3Npb24udjEuQ2xlYW51cFJlc3BvbnNlElIKB1Jlc3RvcmUSIi5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVJlcXVlc3QaIy5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVJlc3BvbnNlEmYKDVJlc3RvcmVTdHJlYW0SKC5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVN0cmVhbVJlcXVlc3QaKS5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVN0cmVhbVJlc3BvbnNlMAESbwoPQ2hlY2tDb25uZWN0aW9uEiouaXNvdG9wZS5zZXNzaW9uLnYxLkNoZWNrQ29ubmVjdGlvblJlcXVlc3QaKy5pc290b3BlLnNlc3Npb24udjEuQ2hlY2tDb25uZWN0aW9uUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A stored session: what every read returns.
@@ -417,6 +417,77 @@ export const DeleteRequestSchema: GenMessage<DeleteRequest> = /*@__PURE__*/
   messageDesc(file_isotope_session_v1_session, 8);
 
 /**
+ * Adds messages to a session without sending or rewriting its history.
+ *
+ * @generated from message isotope.session.v1.AppendRequest
+ */
+export type AppendRequest = Message<"isotope.session.v1.AppendRequest"> & {
+  /**
+   * Session key. The session must exist, be active and unexpired.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * Appended to data.messages, in order.
+   *
+   * @generated from field: google.protobuf.ListValue messages = 2;
+   */
+  messages?: ListValue | undefined;
+
+  /**
+   * Merged into the top-level keys of data (RFC 7386 at the top level: a key set to null is
+   * removed, any other value replaces the key's). May not name "messages".
+   *
+   * @generated from field: google.protobuf.Struct patch = 3;
+   */
+  patch?: JsonObject | undefined;
+
+  /**
+   * Compare-and-set, as Save's: ABORTED unless the stored version is this one.
+   *
+   * @generated from field: optional int64 expected_version = 4;
+   */
+  expectedVersion?: bigint | undefined;
+};
+
+/**
+ * Describes the message isotope.session.v1.AppendRequest.
+ * Use `create(AppendRequestSchema)` to create a new message.
+ */
+export const AppendRequestSchema: GenMessage<AppendRequest> = /*@__PURE__*/
+  messageDesc(file_isotope_session_v1_session, 9);
+
+/**
+ * The session after an Append.
+ *
+ * @generated from message isotope.session.v1.AppendResponse
+ */
+export type AppendResponse = Message<"isotope.session.v1.AppendResponse"> & {
+  /**
+   * The new version (one more than before).
+   *
+   * @generated from field: int64 version = 1;
+   */
+  version: bigint;
+
+  /**
+   * Messages now in data.messages.
+   *
+   * @generated from field: int64 message_count = 2;
+   */
+  messageCount: bigint;
+};
+
+/**
+ * Describes the message isotope.session.v1.AppendResponse.
+ * Use `create(AppendResponseSchema)` to create a new message.
+ */
+export const AppendResponseSchema: GenMessage<AppendResponse> = /*@__PURE__*/
+  messageDesc(file_isotope_session_v1_session, 10);
+
+/**
  * Extends or sets a session's expiry without rewriting it (sliding expiry).
  *
  * @generated from message isotope.session.v1.TouchRequest
@@ -466,7 +537,7 @@ export type TouchRequest = Message<"isotope.session.v1.TouchRequest"> & {
  * Use `create(TouchRequestSchema)` to create a new message.
  */
 export const TouchRequestSchema: GenMessage<TouchRequest> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 9);
+  messageDesc(file_isotope_session_v1_session, 11);
 
 /**
  * The touched session.
@@ -487,7 +558,7 @@ export type TouchResponse = Message<"isotope.session.v1.TouchResponse"> & {
  * Use `create(TouchResponseSchema)` to create a new message.
  */
 export const TouchResponseSchema: GenMessage<TouchResponse> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 10);
+  messageDesc(file_isotope_session_v1_session, 12);
 
 /**
  * The result of a Delete.
@@ -515,7 +586,7 @@ export type DeleteResponse = Message<"isotope.session.v1.DeleteResponse"> & {
  * Use `create(DeleteResponseSchema)` to create a new message.
  */
 export const DeleteResponseSchema: GenMessage<DeleteResponse> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 11);
+  messageDesc(file_isotope_session_v1_session, 13);
 
 /**
  * Asks for figures over the whole table.
@@ -530,7 +601,7 @@ export type StatisticsRequest = Message<"isotope.session.v1.StatisticsRequest"> 
  * Use `create(StatisticsRequestSchema)` to create a new message.
  */
 export const StatisticsRequestSchema: GenMessage<StatisticsRequest> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 12);
+  messageDesc(file_isotope_session_v1_session, 14);
 
 /**
  * Figures over the whole table, on the database's clock. The seed's keys keep their names.
@@ -614,7 +685,7 @@ export type StatisticsResponse = Message<"isotope.session.v1.StatisticsResponse"
  * Use `create(StatisticsResponseSchema)` to create a new message.
  */
 export const StatisticsResponseSchema: GenMessage<StatisticsResponse> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 13);
+  messageDesc(file_isotope_session_v1_session, 15);
 
 /**
  * Expires and purges sessions, in batches.
@@ -656,7 +727,7 @@ export type CleanupRequest = Message<"isotope.session.v1.CleanupRequest"> & {
  * Use `create(CleanupRequestSchema)` to create a new message.
  */
 export const CleanupRequestSchema: GenMessage<CleanupRequest> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 14);
+  messageDesc(file_isotope_session_v1_session, 16);
 
 /**
  * What Cleanup did (or, with dry_run, would do).
@@ -691,7 +762,7 @@ export type CleanupResponse = Message<"isotope.session.v1.CleanupResponse"> & {
  * Use `create(CleanupResponseSchema)` to create a new message.
  */
 export const CleanupResponseSchema: GenMessage<CleanupResponse> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 15);
+  messageDesc(file_isotope_session_v1_session, 17);
 
 /**
  * Checks that every session an engine would restore can be served.
@@ -726,7 +797,7 @@ export type RestoreRequest = Message<"isotope.session.v1.RestoreRequest"> & {
  * Use `create(RestoreRequestSchema)` to create a new message.
  */
 export const RestoreRequestSchema: GenMessage<RestoreRequest> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 16);
+  messageDesc(file_isotope_session_v1_session, 18);
 
 /**
  * A session that could not be served, and why.
@@ -754,7 +825,7 @@ export type RestoreFailure = Message<"isotope.session.v1.RestoreFailure"> & {
  * Use `create(RestoreFailureSchema)` to create a new message.
  */
 export const RestoreFailureSchema: GenMessage<RestoreFailure> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 17);
+  messageDesc(file_isotope_session_v1_session, 19);
 
 /**
  * The result of a Restore scan.
@@ -803,7 +874,7 @@ export type RestoreResponse = Message<"isotope.session.v1.RestoreResponse"> & {
  * Use `create(RestoreResponseSchema)` to create a new message.
  */
 export const RestoreResponseSchema: GenMessage<RestoreResponse> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 18);
+  messageDesc(file_isotope_session_v1_session, 20);
 
 /**
  * Streams every session an engine should hold in memory, in batches.
@@ -860,7 +931,7 @@ export type RestoreStreamRequest = Message<"isotope.session.v1.RestoreStreamRequ
  * Use `create(RestoreStreamRequestSchema)` to create a new message.
  */
 export const RestoreStreamRequestSchema: GenMessage<RestoreStreamRequest> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 19);
+  messageDesc(file_isotope_session_v1_session, 21);
 
 /**
  * Running totals of a RestoreStream.
@@ -895,7 +966,7 @@ export type RestoreProgress = Message<"isotope.session.v1.RestoreProgress"> & {
  * Use `create(RestoreProgressSchema)` to create a new message.
  */
 export const RestoreProgressSchema: GenMessage<RestoreProgress> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 20);
+  messageDesc(file_isotope_session_v1_session, 22);
 
 /**
  * One message of a RestoreStream.
@@ -937,7 +1008,7 @@ export type RestoreStreamResponse = Message<"isotope.session.v1.RestoreStreamRes
  * Use `create(RestoreStreamResponseSchema)` to create a new message.
  */
 export const RestoreStreamResponseSchema: GenMessage<RestoreStreamResponse> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 21);
+  messageDesc(file_isotope_session_v1_session, 23);
 
 /**
  * Asks whether the database answers.
@@ -952,7 +1023,7 @@ export type CheckConnectionRequest = Message<"isotope.session.v1.CheckConnection
  * Use `create(CheckConnectionRequestSchema)` to create a new message.
  */
 export const CheckConnectionRequestSchema: GenMessage<CheckConnectionRequest> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 22);
+  messageDesc(file_isotope_session_v1_session, 24);
 
 /**
  * Connection pool figures.
@@ -987,7 +1058,7 @@ export type PoolStats = Message<"isotope.session.v1.PoolStats"> & {
  * Use `create(PoolStatsSchema)` to create a new message.
  */
 export const PoolStatsSchema: GenMessage<PoolStats> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 23);
+  messageDesc(file_isotope_session_v1_session, 25);
 
 /**
  * The result of a connection test.
@@ -1064,7 +1135,7 @@ export type CheckConnectionResponse = Message<"isotope.session.v1.CheckConnectio
  * Use `create(CheckConnectionResponseSchema)` to create a new message.
  */
 export const CheckConnectionResponseSchema: GenMessage<CheckConnectionResponse> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 24);
+  messageDesc(file_isotope_session_v1_session, 26);
 
 /**
  * The hot cache's figures since the process started.
@@ -1125,7 +1196,7 @@ export type CacheStatus = Message<"isotope.session.v1.CacheStatus"> & {
  * Use `create(CacheStatusSchema)` to create a new message.
  */
 export const CacheStatusSchema: GenMessage<CacheStatus> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 25);
+  messageDesc(file_isotope_session_v1_session, 27);
 
 /**
  * The outage journal's figures since the process started (pending counts what is on disk).
@@ -1175,7 +1246,7 @@ export type SpoolStatus = Message<"isotope.session.v1.SpoolStatus"> & {
  * Use `create(SpoolStatusSchema)` to create a new message.
  */
 export const SpoolStatusSchema: GenMessage<SpoolStatus> = /*@__PURE__*/
-  messageDesc(file_isotope_session_v1_session, 26);
+  messageDesc(file_isotope_session_v1_session, 28);
 
 /**
  * Where an acknowledged write is durable.
@@ -1257,6 +1328,17 @@ export const SessionService: GenService<{
     methodKind: "unary";
     input: typeof DeleteRequestSchema;
     output: typeof DeleteResponseSchema;
+  },
+  /**
+   * Adds messages (and optionally patches top-level keys of data) without rewriting the history:
+   * its cost does not grow with the conversation. NOT_FOUND when missing, soft-deleted or expired.
+   *
+   * @generated from rpc isotope.session.v1.SessionService.Append
+   */
+  append: {
+    methodKind: "unary";
+    input: typeof AppendRequestSchema;
+    output: typeof AppendResponseSchema;
   },
   /**
    * Sets an active, unexpired session's expiry and last_updated, nothing else (not its version).

@@ -35,6 +35,11 @@ class SessionServiceStub(object):
                 request_serializer=isotope_dot_session_dot_v1_dot_session__pb2.DeleteRequest.SerializeToString,
                 response_deserializer=isotope_dot_session_dot_v1_dot_session__pb2.DeleteResponse.FromString,
                 )
+        self.Append = channel.unary_unary(
+                '/isotope.session.v1.SessionService/Append',
+                request_serializer=isotope_dot_session_dot_v1_dot_session__pb2.AppendRequest.SerializeToString,
+                response_deserializer=isotope_dot_session_dot_v1_dot_session__pb2.AppendResponse.FromString,
+                )
         self.Touch = channel.unary_unary(
                 '/isotope.session.v1.SessionService/Touch',
                 request_serializer=isotope_dot_session_dot_v1_dot_session__pb2.TouchRequest.SerializeToString,
@@ -95,6 +100,14 @@ class SessionServiceServicer(object):
 
     def Delete(self, request, context):
         """Soft-deletes (default) or hard-deletes a session. NOT_FOUND unless allow_missing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Append(self, request, context):
+        """Adds messages (and optionally patches top-level keys of data) without rewriting the history:
+        its cost does not grow with the conversation. NOT_FOUND when missing, soft-deleted or expired.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -165,6 +178,11 @@ def add_SessionServiceServicer_to_server(servicer, server):
                     servicer.Delete,
                     request_deserializer=isotope_dot_session_dot_v1_dot_session__pb2.DeleteRequest.FromString,
                     response_serializer=isotope_dot_session_dot_v1_dot_session__pb2.DeleteResponse.SerializeToString,
+            ),
+            'Append': grpc.unary_unary_rpc_method_handler(
+                    servicer.Append,
+                    request_deserializer=isotope_dot_session_dot_v1_dot_session__pb2.AppendRequest.FromString,
+                    response_serializer=isotope_dot_session_dot_v1_dot_session__pb2.AppendResponse.SerializeToString,
             ),
             'Touch': grpc.unary_unary_rpc_method_handler(
                     servicer.Touch,
@@ -272,6 +290,23 @@ class SessionService(object):
         return grpc.experimental.unary_unary(request, target, '/isotope.session.v1.SessionService/Delete',
             isotope_dot_session_dot_v1_dot_session__pb2.DeleteRequest.SerializeToString,
             isotope_dot_session_dot_v1_dot_session__pb2.DeleteResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Append(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/isotope.session.v1.SessionService/Append',
+            isotope_dot_session_dot_v1_dot_session__pb2.AppendRequest.SerializeToString,
+            isotope_dot_session_dot_v1_dot_session__pb2.AppendResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 
