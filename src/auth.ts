@@ -77,7 +77,8 @@ export function authInterceptor(config: AuthConfig): Interceptor | undefined {
         : service === Health.typeName || reflectionServices.has(service);
     if (!allowed) {
       throw new ConnectError(
-        `token "${caller.name}" (role ${caller.role}) may not call ${service}/${req.method.name}`,
+        // Not "service/method": grpc-js shows a "/" in grpc-message percent-encoded.
+        `token "${caller.name}" (role ${caller.role}) may not call ${service}.${req.method.name}`,
         Code.PermissionDenied,
       );
     }
