@@ -1,6 +1,7 @@
 // loadConfig is pure: configurations are built from literal env, argv and file text.
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../src/config.js";
+import { ConfigError, loadConfig, settings } from "../src/config.js";
 
 const noFile = () => undefined;
 const file = (text: string) => (path: string) => (path === "config/config.yaml" ? text : undefined);
@@ -153,5 +154,11 @@ describe("loadConfig", () => {
         /tls.client_ca_file: needs tls.cert_file and tls.key_file/,
       );
     });
+  });
+
+  it("is documented: README's configuration reference has a row for every setting", () => {
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    const rows = Object.values(settings).map((s) => `| \`--${s.flag}\` | \`${s.env}\` | \`${s.file.join(".")}\` |`);
+    expect(rows.filter((row) => !readme.includes(row))).toEqual([]);
   });
 });
