@@ -3,7 +3,9 @@
 // handlers — gRPC from connect-node and from grpc-js (the unary ones take the gRPC fast path) and
 // the Connect protocol over HTTP/1.1 (connect-node's router). Health and reflection are open
 // unless protected; tokens never reach the log; a refused Save changes nothing.
+import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
+import { promisify } from "node:util";
 import { create, type DescMethod, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
@@ -273,6 +275,18 @@ describe("health and reflection", () => {
       expect(await check(server, tokens.read)).toBe(HealthCheckResponse_ServingStatus.SERVING);
       expect(await listServices(server)).toBe(Code.Unauthenticated);
       expect(await listServices(server, tokens.read)).toContain(Health.typeName);
+    });
+
+    it("let the container health check in with ISOTOPE_HEALTHCHECK_TOKEN", async () => {
+      const healthcheck = (env: Record<string, string>) =>
+        promisify(execFile)(process.execPath, ["scripts/healthcheck.mjs"], {
+          env: { ...process.env, PORT: String(server.port), ...env },
+        }).then(
+          () => 0,
+          (error: { code?: number }) => error.code ?? -1,
+        );
+      expect(await healthcheck({})).toBe(1);
+      expect(await healthcheck({ ISOTOPE_HEALTHCHECK_TOKEN: tokens.read })).toBe(0);
     });
   });
 });

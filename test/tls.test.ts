@@ -6,7 +6,9 @@
 //
 // One backend (PGlite) only: TLS sits below the interceptors and the repository, which
 // test/security.test.ts and the other suites cover on every backend.
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
+import { promisify } from "node:util";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
@@ -77,6 +79,15 @@ const failure = (promise: Promise<unknown>) =>
 // connect-node reports a failed handshake as INTERNAL or UNAVAILABLE, depending on the HTTP
 // version and the moment it fails (the server may refuse after the client thinks it is done).
 const handshakeFailed = [Code.Internal, Code.Unavailable];
+
+/** The container health check (scripts/healthcheck.mjs) against `port`: its exit code. */
+const healthcheck = (port: number, env: Record<string, string>) =>
+  promisify(execFile)(process.execPath, ["scripts/healthcheck.mjs"], {
+    env: { ...process.env, PORT: String(port), ...env },
+  }).then(
+    () => 0,
+    (error: { code?: number }) => error.code ?? -1,
+  );
 
 const rpcLines = (server: RunningServer) => server.logs.filter((line) => line.msg === "rpc").length;
 
@@ -180,6 +191,16 @@ describe("mutual TLS with a client CA", () => {
       expect((await client.load({ sessionId: `mtls-${protocol}` })).session?.data).toEqual({ ok: true });
     }
   });
+
+  it("lets the container health check in with the client certificate it is given, and only then", async () => {
+    const tls = { ISOTOPE_TLS_CERT_FILE: certs.paths.serverCert };
+    expect(await healthcheck(server.port, tls)).toBe(1);
+    const client = {
+      ISOTOPE_HEALTHCHECK_CERT_FILE: certs.paths.clientCert,
+      ISOTOPE_HEALTHCHECK_KEY_FILE: certs.paths.clientKey,
+    };
+    expect(await healthcheck(server.port, { ...tls, ...client })).toBe(0);
+  });
 });
 
 describe("the TLS settings", () => {
@@ -218,6 +239,9 @@ describe("the TLS settings", () => {
       expect((await client.cleanup({ dryRun: true })).expiredCount).toBe(0n);
       const anonymous = createSessionClient({ baseUrl, tls: { ca: certs.ca }, retry: false });
       expect(await failure(anonymous.statistics({}))).toBe(Code.Unauthenticated);
+      // The container health check finds TLS in the same environment the service was given.
+      expect(await healthcheck(service.port, { ISOTOPE_TLS_CERT_FILE: certs.paths.serverCert })).toBe(0);
+      expect(await healthcheck(service.port, {})).toBe(1);
     } finally {
       expect(await stop(service)).toBe(0);
     }

@@ -18,7 +18,7 @@ export interface Certificates {
   strangerCert: Buffer;
   strangerKey: Buffer;
   /** Paths of the same files, for configuration that names files. */
-  paths: { ca: string; serverCert: string; serverKey: string };
+  paths: { ca: string; serverCert: string; serverKey: string; clientCert: string; clientKey: string };
   remove(): void;
 }
 
@@ -77,7 +77,13 @@ export function makeCertificates(): Certificates {
     clientKey: read("client.key"),
     strangerCert: read("stranger.pem"),
     strangerKey: read("stranger.key"),
-    paths: { ca: at("isotope-test-ca.pem"), serverCert: at("server.pem"), serverKey: at("server.key") },
+    paths: {
+      ca: at("isotope-test-ca.pem"),
+      serverCert: at("server.pem"),
+      serverKey: at("server.key"),
+      clientCert: at("client.pem"),
+      clientKey: at("client.key"),
+    },
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
