@@ -8,6 +8,35 @@ import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { DatabaseConfig } from "./db/open.js";
 
+/** What a bearer token may call (src/auth.ts has the table of methods per role). */
+export type Role = "read" | "write" | "admin";
+export const roles: readonly Role[] = ["read", "write", "admin"];
+
+/** A bearer token as configured: its SHA-256, never the token itself. */
+export interface TokenConfig {
+  /** Names the caller in logs and errors; unique. */
+  name: string;
+  role: Role;
+  /** SHA-256 of the token, 64 lower-case hex digits (`npm run hash-token`). */
+  sha256: string;
+}
+
+export interface AuthConfig {
+  /** Empty = access control off: every call is allowed. */
+  tokens: TokenConfig[];
+  /** Health checks need a valid token (any role) too. */
+  protectHealth: boolean;
+  /** Reflection needs a valid token (any role) too. */
+  protectReflection: boolean;
+}
+
+/** PEM file paths; TLS is on when certFile (and keyFile) are set, mutual TLS with clientCaFile. */
+export interface TlsConfig {
+  certFile: string;
+  keyFile: string;
+  clientCaFile: string | undefined;
+}
+
 export interface Config {
   host: string | undefined;
   port: number;
@@ -24,6 +53,9 @@ export interface Config {
   /** Where blind Saves are journaled while the database is unavailable; undefined = no spool. */
   spoolDir: string | undefined;
   logLevel: string;
+  auth: AuthConfig;
+  /** Undefined = cleartext. */
+  tls: TlsConfig | undefined;
   /** The config file that was read, if any (for the start-up log). */
   configFile: string | undefined;
 }
@@ -37,7 +69,8 @@ export interface Limits {
   maxReceiveBytes: number;
 }
 
-type Kind = "string" | "int";
+/** "raw" hands the value over as found (a YAML list stays a list) for a dedicated parser. */
+type Kind = "string" | "int" | "bool" | "raw";
 interface Setting {
   /** Flag without the leading dashes. */
   flag: string;
@@ -116,6 +149,27 @@ export const settings = {
   },
   logLevel: { flag: "log-level", env: "LOG_LEVEL", file: ["log", "level"], kind: "string" },
   corsOrigins: { flag: "cors-origins", env: "ISOTOPE_CORS_ORIGINS", file: ["server", "cors_origins"], kind: "string" },
+  authTokens: { flag: "auth-tokens", env: "ISOTOPE_AUTH_TOKENS", file: ["auth", "tokens"], kind: "raw" },
+  authProtectHealth: {
+    flag: "auth-protect-health",
+    env: "ISOTOPE_AUTH_PROTECT_HEALTH",
+    file: ["auth", "protect_health"],
+    kind: "bool",
+  },
+  authProtectReflection: {
+    flag: "auth-protect-reflection",
+    env: "ISOTOPE_AUTH_PROTECT_REFLECTION",
+    file: ["auth", "protect_reflection"],
+    kind: "bool",
+  },
+  tlsCertFile: { flag: "tls-cert-file", env: "ISOTOPE_TLS_CERT_FILE", file: ["tls", "cert_file"], kind: "string" },
+  tlsKeyFile: { flag: "tls-key-file", env: "ISOTOPE_TLS_KEY_FILE", file: ["tls", "key_file"], kind: "string" },
+  tlsClientCaFile: {
+    flag: "tls-client-ca-file",
+    env: "ISOTOPE_TLS_CLIENT_CA_FILE",
+    file: ["tls", "client_ca_file"],
+    kind: "string",
+  },
 } as const satisfies Record<string, Setting>;
 
 export const defaults = {
@@ -203,6 +257,12 @@ export function loadConfig(
   if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {
     problems.push(`log level: "${logLevel}" is not one of fatal, error, warn, info, debug, trace, silent`);
   }
+  const auth: AuthConfig = {
+    tokens: authTokens(readSource(settings.authTokens, flags, env, file), problems),
+    protectHealth: (read("authProtectHealth") as boolean | undefined) ?? false,
+    protectReflection: (read("authProtectReflection") as boolean | undefined) ?? false,
+  };
+  const tls = tlsConfig(str("tlsCertFile"), str("tlsKeyFile"), str("tlsClientCaFile"), problems);
   const port = int("port") ?? defaults.port;
   if (port > 65535) problems.push(`port: ${port} is not a TCP port`);
 
@@ -227,6 +287,8 @@ export function loadConfig(
     },
     spoolDir: spoolDir === undefined ? undefined : resolve(spoolDir),
     logLevel,
+    auth,
+    tls,
     configFile: text === undefined ? undefined : configFile,
   };
 }
@@ -280,22 +342,40 @@ function fileValue(file: FileTree, [section, key]: readonly [string, string]): u
   return block !== null && typeof block === "object" ? (block as FileTree)[key] : undefined;
 }
 
+/** The first source that sets `setting`, named as an operator would write it, with its value. */
+function readSource(
+  setting: Setting,
+  flags: Map<string, string>,
+  env: Record<string, string | undefined>,
+  file: FileTree,
+): [source: string, value: unknown] | undefined {
+  const sources: Array<[string, unknown]> = [
+    [`--${setting.flag}`, flags.get(setting.flag)],
+    [setting.env, env[setting.env] === "" ? undefined : env[setting.env]],
+    [setting.file.join("."), fileValue(file, setting.file)],
+  ];
+  return sources.find(([, value]) => value !== undefined && value !== null);
+}
+
 function readSetting(
   setting: Setting,
   flags: Map<string, string>,
   env: Record<string, string | undefined>,
   file: FileTree,
   problems: string[],
-): string | number | undefined {
-  const sources: Array<[string, unknown]> = [
-    [`--${setting.flag}`, flags.get(setting.flag)],
-    [setting.env, env[setting.env] === "" ? undefined : env[setting.env]],
-    [setting.file.join("."), fileValue(file, setting.file)],
-  ];
-  const found = sources.find(([, value]) => value !== undefined && value !== null);
+): string | number | boolean | undefined {
+  const found = readSource(setting, flags, env, file);
   if (!found) return undefined;
   const [source, value] = found;
   if (setting.kind === "string") return String(value);
+  if (setting.kind === "raw") return value as string;
+  if (setting.kind === "bool") {
+    const text = String(value).trim().toLowerCase();
+    if (["true", "1", "yes", "on"].includes(text)) return true;
+    if (["false", "0", "no", "off"].includes(text)) return false;
+    problems.push(`${source}: "${String(value)}" is not true or false`);
+    return undefined;
+  }
   const number = typeof value === "number" ? value : /^\s*-?\d+\s*$/.test(String(value)) ? Number(value) : Number.NaN;
   if (!Number.isSafeInteger(number) || number < (setting.min ?? 0)) {
     problems.push(`${source}: "${String(value)}" is not an integer ≥ ${setting.min ?? 0}`);
@@ -340,4 +420,68 @@ function databaseConfig(file: FileTree, storage: StorageSettings, problems: stri
     };
   }
   return { kind: "embedded", dataDir: resolve(storage.dataDir) };
+}
+
+/**
+ * Bearer tokens from YAML (`auth.tokens: [{name, role, sha256}]`) or a flag / the environment
+ * ("name:role:sha256hex,name2:role:sha256hex"). Problems name the source and the token's
+ * position, never echo a value that might be a token pasted by mistake.
+ */
+function authTokens(found: [string, unknown] | undefined, problems: string[]): TokenConfig[] {
+  if (!found) return [];
+  const [source, value] = found;
+  let entries: unknown[];
+  if (typeof value === "string") {
+    entries = listOf(value).map((item) => {
+      const [name, role, sha256, ...rest] = item.split(":");
+      return rest.length > 0 ? { name, role, sha256: "(too many fields)" } : { name, role, sha256 };
+    });
+  } else if (Array.isArray(value)) {
+    entries = value;
+  } else {
+    problems.push(`${source}: expected a list of {name, role, sha256}`);
+    return [];
+  }
+  const tokens: TokenConfig[] = [];
+  const names = new Set<string>();
+  entries.forEach((entry, i) => {
+    const where = `${source}[${i}]`;
+    const { name, role, sha256 } = (entry ?? {}) as Record<string, unknown>;
+    const problemsBefore = problems.length;
+    if (typeof name !== "string" || !/^[\w.@-]{1,64}$/.test(name)) {
+      problems.push(`${where}: name must be 1-64 letters, digits, _ . @ -`);
+    } else if (names.has(name)) {
+      problems.push(`${where}: duplicate token name "${name}"`);
+    } else {
+      names.add(name);
+    }
+    if (!roles.includes(role as Role)) problems.push(`${where}: role must be one of ${roles.join(", ")}`);
+    if (typeof sha256 !== "string" || !/^[0-9a-fA-F]{64}$/.test(sha256)) {
+      problems.push(`${where}: sha256 must be 64 hex digits, the SHA-256 of the token (npm run hash-token)`);
+    }
+    if (problems.length === problemsBefore) {
+      tokens.push({ name: name as string, role: role as Role, sha256: (sha256 as string).toLowerCase() });
+    }
+  });
+  return tokens;
+}
+
+function tlsConfig(
+  certFile: string | undefined,
+  keyFile: string | undefined,
+  clientCaFile: string | undefined,
+  problems: string[],
+): TlsConfig | undefined {
+  if (certFile === undefined && keyFile === undefined) {
+    if (clientCaFile !== undefined) problems.push("tls.client_ca_file: needs tls.cert_file and tls.key_file");
+    return undefined;
+  }
+  if (certFile === undefined) problems.push("tls.cert_file: needed with tls.key_file");
+  if (keyFile === undefined) problems.push("tls.key_file: needed with tls.cert_file");
+  if (certFile === undefined || keyFile === undefined) return undefined;
+  return {
+    certFile: resolve(certFile),
+    keyFile: resolve(keyFile),
+    clientCaFile: clientCaFile === undefined ? undefined : resolve(clientCaFile),
+  };
 }

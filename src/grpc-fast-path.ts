@@ -154,7 +154,7 @@ export function createGrpcFastPath(
     for (const [key, value] of Object.entries(req.headers)) {
       if (!key.startsWith(":") && value !== undefined) requestHeader.set(key, String(value));
     }
-    const url = `http://${req.headers[":authority"] ?? "localhost"}${req.url}`;
+    const url = `${req.scheme ?? "http"}://${req.headers[":authority"] ?? "localhost"}${req.url}`;
     const context = createHandlerContext({
       service: options.service,
       method: target.method,

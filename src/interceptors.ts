@@ -5,6 +5,7 @@
  */
 import { Code, ConnectError, type Interceptor, type StreamResponse } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { callerKey } from "./auth.js";
 import { toConnectError } from "./errors.js";
 
 /** Counts RPCs in flight and refuses new ones once draining starts. */
@@ -56,8 +57,8 @@ export function createDrain(): Drain {
 }
 
 /**
- * Logs one line per RPC: procedure, code, duration in ms and session_id when the request has one.
- * Never the payload. INTERNAL errors are logged with their cause, which the client never sees.
+ * Logs one line per RPC: procedure, code, duration in ms, session_id when the request has one and
+ * the caller's token name when access control is on. Never the payload, never a header. INTERNAL errors are logged with their cause, which the client never sees.
  */
 export function loggingInterceptor(log: Logger): Interceptor {
   return (next) => async (req) => {
@@ -69,10 +70,12 @@ export function loggingInterceptor(log: Logger): Interceptor {
     };
     const finish = (error: unknown) => {
       const duration_ms = Math.round((performance.now() - started) * 100) / 100;
+      const caller = req.contextValues.get(callerKey);
+      const line = caller === undefined ? fields : { ...fields, caller: caller.name };
       // A peer that went away mid-stream ends the call early (or as a write error): it is a
       // cancel (or the deadline), not a success and not a fault.
       if (error === undefined && !req.signal.aborted) {
-        log.info({ ...fields, code: "ok", duration_ms }, "rpc");
+        log.info({ ...line, code: "ok", duration_ms }, "rpc");
         return;
       }
       const connectError = !req.signal.aborted
@@ -82,9 +85,9 @@ export function loggingInterceptor(log: Logger): Interceptor {
           : new ConnectError("the client went away", Code.Canceled);
       const code = Code[connectError.code].replace(/[A-Z]/g, (c, i) => (i ? "_" : "") + c.toLowerCase());
       if (connectError.code === Code.Internal || connectError.code === Code.Unknown) {
-        log.error({ ...fields, code, duration_ms, err: connectError.cause ?? connectError }, "rpc failed");
+        log.error({ ...line, code, duration_ms, err: connectError.cause ?? connectError }, "rpc failed");
       } else {
-        log.info({ ...fields, code, duration_ms, message: connectError.rawMessage }, "rpc");
+        log.info({ ...line, code, duration_ms, message: connectError.rawMessage }, "rpc");
       }
     };
     try {

@@ -10,14 +10,22 @@ import net from "node:net";
 
 const preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
-type Handler = (
+export type Handler = (
   req: http.IncomingMessage | http2.Http2ServerRequest,
   res: http.ServerResponse | http2.Http2ServerResponse,
 ) => void;
 
-export interface DualListener {
-  /** The listening socket server. */
+/** What createServer listens with: this cleartext pair, or the TLS server of src/tls.ts. */
+export interface Listener {
+  /** The listening socket server ("connection" for every TCP socket). */
   readonly net: net.Server;
+  /** Emits "session" and "sessionError" for every HTTP/2 connection. */
+  readonly http2: http2.Http2Server | http2.Http2SecureServer;
+  /** The HTTP/1.1 server, when it is a separate one (cleartext). */
+  readonly http1?: http.Server;
+}
+
+export interface DualListener extends Listener {
   readonly http1: http.Server;
   readonly http2: http2.Http2Server;
 }

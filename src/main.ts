@@ -11,6 +11,7 @@ import { withCache } from "./sessions/cache.js";
 import { withGroupCommit } from "./sessions/group-commit.js";
 import { createSessionRepository } from "./sessions/repository.js";
 import { openSpool } from "./sessions/spool.js";
+import { readTlsMaterial, type TlsMaterial } from "./tls.js";
 
 // Log lines are written asynchronously, batched while a write is in flight: a synchronous
 // write(2) per RPC line cost ~5 % of the server's CPU under load (bench/RESULTS.md). Every exit
@@ -19,8 +20,11 @@ const destination = pino.destination({ dest: 1, sync: false });
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
+  let tls: TlsMaterial | undefined;
   try {
     config = loadConfig(process.env, process.argv.slice(2));
+    // Read before anything starts: an unreadable certificate is a configuration error (exit 2).
+    tls = config.tls === undefined ? undefined : readTlsMaterial(config.tls);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -32,7 +36,18 @@ async function main(): Promise<void> {
     {
       level: config.logLevel,
       // Secrets never reach the log, even if a future line passes a whole config object.
-      redact: ["password", "*.password", "database.password", "connectionString", "*.connectionString"],
+      redact: [
+        "password",
+        "*.password",
+        "database.password",
+        "connectionString",
+        "*.connectionString",
+        "authorization",
+        "*.authorization",
+        "headers.authorization",
+        "token",
+        "*.token",
+      ],
     },
     destination,
   );
@@ -59,8 +74,29 @@ async function main(): Promise<void> {
     corsOrigins: config.corsOrigins,
     spool,
     cache,
+    auth: config.auth,
+    tls,
   });
   const port = await server.listen(config.port, config.host);
+  if (config.auth.tokens.length === 0) {
+    log.warn("access control is off: no auth.tokens configured, every call is allowed");
+  } else {
+    log.info(
+      {
+        tokens: config.auth.tokens.map(({ name, role }) => ({ name, role })),
+        protect_health: config.auth.protectHealth,
+        protect_reflection: config.auth.protectReflection,
+      },
+      "access control on: bearer tokens required",
+    );
+  }
+  log.info(
+    {
+      tls: config.tls === undefined ? "off" : config.tls.clientCaFile === undefined ? "on" : "mutual",
+      ...(config.tls === undefined ? {} : { cert_file: config.tls.certFile, client_ca_file: config.tls.clientCaFile }),
+    },
+    config.tls === undefined ? "cleartext: no TLS certificate configured" : "TLS on",
+  );
   log.info({ port, host: config.host ?? "all interfaces", backend: db.backend, database: db.location }, "serving");
 
   let stopping = false;

@@ -1,7 +1,8 @@
 /**
  * createServer(deps): the HTTP/2 listener with every service on one port — SessionService,
  * grpc.health.v1.Health and gRPC reflection (v1 and v1alpha) — speaking gRPC (h2c, prior
- * knowledge), gRPC-Web and Connect over HTTP/2 and HTTP/1.1. It does not listen: `listen()` does,
+ * knowledge, or TLS when a certificate is given), gRPC-Web and Connect over HTTP/2 and HTTP/1.1,
+ * behind bearer-token access control when tokens are configured. It does not listen: `listen()` does,
  * and `close()` drains in-flight RPCs within a grace period.
  */
 
@@ -16,18 +17,20 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import { file_health_v1_health, HealthCheckResponse_ServingStatus } from "../gen/health/v1/health_pb.js";
 import { file_isotope_session_v1_session, SessionService } from "../gen/isotope/session/v1/session_pb.js";
-import type { Limits } from "./config.js";
+import { authInterceptor } from "./auth.js";
+import type { AuthConfig, Limits } from "./config.js";
 import { withCors } from "./cors.js";
 import type { Db } from "./db/database.js";
 import { createGrpcFastPath } from "./grpc-fast-path.js";
 import { createHealth } from "./health.js";
 import { createDrain, errorInterceptor, loggingInterceptor } from "./interceptors.js";
-import { createDualListener } from "./listener.js";
+import { createDualListener, type Listener } from "./listener.js";
 import { registerReflection } from "./reflection.js";
 import type { SessionCache } from "./sessions/cache.js";
 import type { SessionRepository } from "./sessions/repository.js";
 import { createSessionService } from "./sessions/service.js";
 import type { Spool } from "./sessions/spool.js";
+import { createTlsListener, type TlsMaterial } from "./tls.js";
 
 export interface ServerDeps {
   db: Db;
@@ -42,6 +45,10 @@ export interface ServerDeps {
   spool?: Spool;
   /** The hot cache wrapping `repository`, for CheckConnection's figures. */
   cache?: SessionCache;
+  /** Bearer tokens and their roles; none = every call allowed. */
+  auth?: AuthConfig;
+  /** Certificate and key (and client CA for mutual TLS); none = cleartext h2c and HTTP/1.1. */
+  tls?: TlsMaterial;
 }
 
 export interface Server {
@@ -65,6 +72,8 @@ export function createServer({
   corsOrigins = [],
   spool,
   cache,
+  auth,
+  tls,
 }: ServerDeps): Server {
   const health = createHealth();
   const drain = createDrain();
@@ -73,7 +82,18 @@ export function createServer({
   setMaxListeners(0, shutdown.signal);
 
   const sessionService = createSessionService({ db, repository, limits, spool, cache });
-  const interceptors = [loggingInterceptor(log), drain.interceptor, errorInterceptor()];
+  // One chain for the Connect router (every service, health and reflection included) and the gRPC
+  // fast path, so both enforce the same access control. Auth runs inside logging (a refused call
+  // is logged with its code, never its token) and before the drain: a refused call never counts
+  // as in flight, and an unauthenticated caller gets UNAUTHENTICATED even while we shut down —
+  // retrying on another replica would not help it.
+  const access = auth === undefined ? undefined : authInterceptor(auth);
+  const interceptors = [
+    loggingInterceptor(log),
+    ...(access === undefined ? [] : [access]),
+    drain.interceptor,
+    errorInterceptor(),
+  ];
   // Each JSON level of a Struct is two or three protobuf message levels (Struct → Value → …):
   // let the decoder reach past max_depth so the validator can refuse it with the field named.
   const recursionLimit = limits.maxDepth * 4 + 32;
@@ -106,10 +126,13 @@ export function createServer({
     if (req.httpVersionMajor === 2 && fastPath(req as Http2ServerRequest, res as Http2ServerResponse)) return;
     connect(req, res);
   };
-  const listener = createDualListener(withCors(corsOrigins, serve));
+  const listener: Listener =
+    tls === undefined
+      ? createDualListener(withCors(corsOrigins, serve))
+      : createTlsListener(withCors(corsOrigins, serve), tls);
   const server = listener.net;
   const sessions = new Set<Http2Session>();
-  listener.http2.on("session", (session) => {
+  listener.http2.on("session", (session: Http2Session) => {
     sessions.add(session);
     session.on("close", () => sessions.delete(session));
     // A peer that sends garbage must not take the process down.
@@ -120,8 +143,10 @@ export function createServer({
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   });
-  listener.http2.on("sessionError", (error) => log.debug({ err: error }, "http2 session error"));
-  listener.http1.on("clientError", (error, socket) => {
+  listener.http2.on("sessionError", (error: Error) => log.debug({ err: error }, "http2 session error"));
+  // A failed handshake: no certificate (mutual TLS), an untrusted one, or not TLS at all.
+  listener.http2.on("tlsClientError", (error: Error) => log.debug({ err: error }, "tls handshake refused"));
+  listener.http1?.on("clientError", (error, socket) => {
     log.debug({ err: error }, "http/1.1 client error");
     socket.destroy();
   });

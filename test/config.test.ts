@@ -1,6 +1,7 @@
 // loadConfig is pure: configurations are built from literal env, argv and file text.
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../src/config.js";
+import { ConfigError, loadConfig, settings } from "../src/config.js";
 
 const noFile = () => undefined;
 const file = (text: string) => (path: string) => (path === "config/config.yaml" ? text : undefined);
@@ -62,5 +63,102 @@ describe("loadConfig", () => {
 
   it("refuses a named config file that does not exist", () => {
     expect(() => loadConfig({ ISOTOPE_CONFIG: "nope.yaml" }, [], noFile)).toThrow(/nope.yaml not found/);
+  });
+
+  describe("access control and TLS", () => {
+    const hash = "a".repeat(64);
+    const other = "B".repeat(64);
+
+    it("is off by default: no tokens, health and reflection open, cleartext", () => {
+      const config = loadConfig({}, [], noFile);
+      expect(config.auth).toEqual({ tokens: [], protectHealth: false, protectReflection: false });
+      expect(config.tls).toBeUndefined();
+    });
+
+    it("reads tokens from YAML and from ISOTOPE_AUTH_TOKENS, hashes lower-cased", () => {
+      const yaml = file(
+        `auth:\n  protect_health: true\n  tokens:\n    - { name: engine, role: write, sha256: ${hash} }\n    - { name: ops, role: admin, sha256: ${other} }\n`,
+      );
+      const fromFile = loadConfig({}, [], yaml);
+      expect(fromFile.auth).toEqual({
+        tokens: [
+          { name: "engine", role: "write", sha256: hash },
+          { name: "ops", role: "admin", sha256: other.toLowerCase() },
+        ],
+        protectHealth: true,
+        protectReflection: false,
+      });
+      const fromEnv = loadConfig(
+        { ISOTOPE_AUTH_TOKENS: `viewer:read:${hash}`, ISOTOPE_AUTH_PROTECT_REFLECTION: "yes" },
+        [],
+        yaml,
+      );
+      expect(fromEnv.auth).toEqual({
+        tokens: [{ name: "viewer", role: "read", sha256: hash }],
+        protectHealth: true,
+        protectReflection: true,
+      });
+    });
+
+    it("refuses a bad role, a hash that is not 64 hex digits and a duplicate name, naming the setting", () => {
+      let error: unknown;
+      try {
+        loadConfig(
+          {
+            ISOTOPE_AUTH_TOKENS: `a:read:${hash},b:root:${hash},a:write:${hash},c:read:not-a-hash`,
+            ISOTOPE_AUTH_PROTECT_HEALTH: "maybe",
+          },
+          [],
+          noFile,
+        );
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      const problems = (error as ConfigError).problems;
+      expect(problems).toEqual([
+        "ISOTOPE_AUTH_TOKENS[1]: role must be one of read, write, admin",
+        'ISOTOPE_AUTH_TOKENS[2]: duplicate token name "a"',
+        "ISOTOPE_AUTH_TOKENS[3]: sha256 must be 64 hex digits, the SHA-256 of the token (npm run hash-token)",
+        'ISOTOPE_AUTH_PROTECT_HEALTH: "maybe" is not true or false',
+      ]);
+      // A value pasted by mistake (a raw token, say) is never echoed back.
+      expect(problems.join("\n")).not.toContain("not-a-hash");
+    });
+
+    it("refuses auth.tokens that is not a list", () => {
+      expect(() => loadConfig({}, [], file("auth:\n  tokens: { name: x }\n"))).toThrow(
+        /auth.tokens: expected a list of \{name, role, sha256\}/,
+      );
+    });
+
+    it("turns TLS on with a certificate and key, mutual TLS with a client CA", () => {
+      const tls = loadConfig({ ISOTOPE_TLS_CERT_FILE: "/etc/isotope/cert.pem" }, ["--tls-key-file", "/k.pem"], noFile);
+      expect(tls.tls).toEqual({ certFile: "/etc/isotope/cert.pem", keyFile: "/k.pem", clientCaFile: undefined });
+      const mutual = loadConfig(
+        {},
+        [],
+        file("tls:\n  cert_file: /c.pem\n  key_file: /k.pem\n  client_ca_file: /ca.pem\n"),
+      );
+      expect(mutual.tls).toEqual({ certFile: "/c.pem", keyFile: "/k.pem", clientCaFile: "/ca.pem" });
+    });
+
+    it("refuses a certificate without a key, a key without a certificate, a client CA alone", () => {
+      expect(() => loadConfig({ ISOTOPE_TLS_CERT_FILE: "/c.pem" }, [], noFile)).toThrow(
+        /tls.key_file: needed with tls.cert_file/,
+      );
+      expect(() => loadConfig({ ISOTOPE_TLS_KEY_FILE: "/k.pem" }, [], noFile)).toThrow(
+        /tls.cert_file: needed with tls.key_file/,
+      );
+      expect(() => loadConfig({ ISOTOPE_TLS_CLIENT_CA_FILE: "/ca.pem" }, [], noFile)).toThrow(
+        /tls.client_ca_file: needs tls.cert_file and tls.key_file/,
+      );
+    });
+  });
+
+  it("is documented: README's configuration reference has a row for every setting", () => {
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    const rows = Object.values(settings).map((s) => `| \`--${s.flag}\` | \`${s.env}\` | \`${s.file.join(".")}\` |`);
+    expect(rows.filter((row) => !readme.includes(row))).toEqual([]);
   });
 });

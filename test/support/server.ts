@@ -1,7 +1,7 @@
 // Boots the real service in-process on a real socket (port 0) over a fresh database of one backend.
 import { Writable } from "node:stream";
 import pino, { type Logger } from "pino";
-import { defaults, type Limits } from "../../src/config.js";
+import { type AuthConfig, defaults, type Limits } from "../../src/config.js";
 import type { Db } from "../../src/db/database.js";
 import { migrate } from "../../src/db/migrate.js";
 import { createServer } from "../../src/server.js";
@@ -9,9 +9,11 @@ import { withCache } from "../../src/sessions/cache.js";
 import { withGroupCommit } from "../../src/sessions/group-commit.js";
 import { createSessionRepository } from "../../src/sessions/repository.js";
 import { openSpool, type Spool } from "../../src/sessions/spool.js";
+import type { TlsMaterial } from "../../src/tls.js";
 import type { Backend } from "./databases.js";
 
 export interface RunningServer {
+  /** http://127.0.0.1:port, or https://… with TLS. */
   url: string;
   port: number;
   db: Db;
@@ -38,12 +40,21 @@ export function capturingLogger(lines: Array<Record<string, unknown>>): Logger {
   return pino({ level: "debug" }, sink);
 }
 
+/** What a test may switch on beyond the positional basics. */
+export interface ServerOptions {
+  /** Bearer tokens and roles (src/auth.ts); none = access control off. */
+  auth?: AuthConfig;
+  /** Certificate, key and optional client CA (PEM); none = cleartext. */
+  tls?: TlsMaterial;
+}
+
 export async function startServer(
   backend: Backend,
   limits: Limits = testLimits,
   port = 0,
   corsOrigins: string[] = ["https://engine.example"],
   spoolDir?: string,
+  options: ServerOptions = {},
 ): Promise<RunningServer> {
   const { db, cleanup } = await backend.open();
   const table = "isotope_sessions";
@@ -64,10 +75,12 @@ export async function startServer(
     log,
     healthProbeMs: 200,
     corsOrigins,
+    auth: options.auth,
+    tls: options.tls,
   });
   const bound = await server.listen(port, "127.0.0.1");
   return {
-    url: `http://127.0.0.1:${bound}`,
+    url: `${options.tls === undefined ? "http" : "https"}://127.0.0.1:${bound}`,
     port: bound,
     db,
     table,

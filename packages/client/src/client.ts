@@ -1,6 +1,7 @@
 /**
  * createSessionClient: the typed SessionService client over a connect-node transport, with an
- * optional bearer token on every call, a default deadline, and safe retries.
+ * optional bearer token on every call, TLS (and a client certificate for mutual TLS), a default
+ * deadline, and safe retries.
  */
 import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
@@ -8,18 +9,29 @@ import { SessionService } from "../../../gen/isotope/session/v1/session_pb.js";
 import { type RetryOptions, retryInterceptor } from "./retry.js";
 
 export interface SessionClientOptions {
-  /** Where the service listens, e.g. "http://127.0.0.1:50051". */
+  /** Where the service listens, e.g. "http://127.0.0.1:50051" ("https://…" when it has TLS). */
   baseUrl: string;
   /** Wire protocol: "grpc" (HTTP/2, the default), "connect" or "grpc-web" (HTTP/1.1). */
   protocol?: "grpc" | "connect" | "grpc-web";
   /** Sent as `authorization: Bearer <token>` on every call. */
   token?: string;
+  /** PEM material for an https:// baseUrl; omit to trust the system's CAs with no client certificate. */
+  tls?: TlsOptions;
   /** Default deadline of every call, in milliseconds (a call's own timeoutMs wins). */
   timeoutMs?: number;
   /** Retry policy for UNAVAILABLE on calls that are safe to repeat; false turns retries off. */
   retry?: RetryOptions | false;
   /** More interceptors, run inside the token and retry ones. */
   interceptors?: Interceptor[];
+}
+
+/** PEM strings or buffers, as node:tls takes them. */
+export interface TlsOptions {
+  /** CA(s) that signed the server's certificate, when it is not a public one. */
+  ca?: string | Buffer;
+  /** Client certificate and its key, for a server that requires mutual TLS. */
+  cert?: string | Buffer;
+  key?: string | Buffer;
 }
 
 export type SessionClient = Client<typeof SessionService>;
@@ -29,7 +41,10 @@ export function createSessionClient(options: SessionClientOptions): SessionClien
   if (options.retry !== false) interceptors.push(retryInterceptor(options.retry));
   if (options.token !== undefined) interceptors.push(bearer(options.token));
   interceptors.push(...(options.interceptors ?? []));
-  const common = { baseUrl: options.baseUrl, defaultTimeoutMs: options.timeoutMs, interceptors };
+  // connect-node passes nodeOptions to http2.connect() (HTTP/2) or https.request() (HTTP/1.1):
+  // both take ca / cert / key as node:tls does.
+  const nodeOptions = options.tls === undefined ? undefined : { ...options.tls };
+  const common = { baseUrl: options.baseUrl, defaultTimeoutMs: options.timeoutMs, interceptors, nodeOptions };
   const transport =
     options.protocol === "connect"
       ? createConnectTransport({ ...common, httpVersion: "1.1" })

@@ -5,7 +5,7 @@
  * restoreAll. Nothing needs a path into gen/.
  */
 export * from "../../../gen/isotope/session/v1/session_pb.js";
-export { createSessionClient, type SessionClient, type SessionClientOptions } from "./client.js";
+export { createSessionClient, type SessionClient, type SessionClientOptions, type TlsOptions } from "./client.js";
 export { type RestoreAllOptions, type RestoreAllResult, restoreAll } from "./restore.js";
 export { isSafeToRetry, type RetryOptions, retryInterceptor } from "./retry.js";
 export { type Dropped, type SerializeOptions, toSessionData } from "./serialize.js";

@@ -1,11 +1,14 @@
 // The published client as its users call it, against a real server on a real socket.
+
+import { createHash } from "node:crypto";
 import http2 from "node:http2";
 import net from "node:net";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeCertificates } from "../../../test/support/certificates.js";
 import { embedded } from "../../../test/support/databases.js";
 import { freePort } from "../../../test/support/ports.js";
-import { type RunningServer, startServer } from "../../../test/support/server.js";
+import { type RunningServer, startServer, testLimits } from "../../../test/support/server.js";
 import { createSessionClient, restoreAll, toSessionData } from "../src/index.js";
 
 describe("toSessionData", () => {
@@ -190,5 +193,32 @@ describe("the bearer token", () => {
     expect(seen).toEqual(["Bearer t0k3n", "Bearer t0k3n"]);
     for (const session of sessions) session.destroy();
     await new Promise((resolve) => server.close(resolve));
+  });
+});
+
+describe("the tls option", () => {
+  it("trusts the given CA and presents a client certificate to a mutual-TLS server", async () => {
+    const certs = makeCertificates();
+    const token = "client-package-token";
+    const server = await startServer(embedded, testLimits, 0, [], undefined, {
+      tls: { cert: certs.serverCert, key: certs.serverKey, clientCa: certs.ca },
+      auth: {
+        tokens: [{ name: "pkg", role: "read", sha256: createHash("sha256").update(token).digest("hex") }],
+        protectHealth: false,
+        protectReflection: false,
+      },
+    });
+    try {
+      const tls = { ca: certs.ca.toString(), cert: certs.clientCert.toString(), key: certs.clientKey.toString() };
+      for (const protocol of ["grpc", "connect", "grpc-web"] as const) {
+        const client = createSessionClient({ baseUrl: server.url, protocol, token, tls });
+        expect((await client.checkConnection({})).ok).toBe(true);
+      }
+      const noCertificate = createSessionClient({ baseUrl: server.url, token, tls: { ca: certs.ca }, retry: false });
+      await expect(noCertificate.checkConnection({})).rejects.toThrow(ConnectError);
+    } finally {
+      await server.stop();
+      certs.remove();
+    }
   });
 });
