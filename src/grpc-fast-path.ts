@@ -83,7 +83,9 @@ export function createGrpcFastPath(
 
     // A reply goes through the compatibility response, which owns the stream's trailers.
     const respond = (status: OutgoingHttpHeaders, frame?: Uint8Array) => {
-      if (stream.destroyed || res.headersSent) return;
+      // A client that reset the stream or dropped the connection gets nothing; respond() on a
+      // closed stream would throw where nothing catches it (test/hostile.test.ts).
+      if (stream.destroyed || stream.closed || res.headersSent) return;
       if (frame === undefined) {
         // Trailers-only: the status rides on the one HEADERS frame, which must end the stream.
         stream.respond({ ":status": 200, "content-type": contentType, ...status }, { endStream: true });
@@ -115,7 +117,8 @@ export function createGrpcFastPath(
       chunks.push(chunk);
     });
     stream.once("end", () => {
-      if (tooLarge) return;
+      // The readable side also ends when the peer resets the stream: that body is not a request.
+      if (tooLarge || stream.aborted || stream.closed) return;
       const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
       let input: unknown;
       try {

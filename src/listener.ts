@@ -30,11 +30,20 @@ export interface DualListener extends Listener {
   readonly http2: http2.Http2Server;
 }
 
-export function createDualListener(handler: Handler, options: { http2?: http2.ServerOptions } = {}): DualListener {
+/** A connection that has not said which protocol it speaks by then is closed. */
+const defaultSniffTimeoutMs = 10_000;
+
+export function createDualListener(
+  handler: Handler,
+  options: { http2?: http2.ServerOptions; sniffTimeoutMs?: number } = {},
+): DualListener {
   const h2 = http2.createServer(options.http2 ?? {}, handler);
   const h1 = http.createServer(handler);
   const server = net.createServer((socket) => {
     let seen = Buffer.alloc(0);
+    // Until the first bytes decide, nothing else watches this socket: a peer that connects and
+    // stays silent would hold a descriptor for ever.
+    socket.setTimeout(options.sniffTimeoutMs ?? defaultSniffTimeoutMs, () => socket.destroy());
     const onData = (chunk: Buffer) => {
       seen = Buffer.concat([seen, chunk]);
       const n = Math.min(seen.length, preface.length);
@@ -42,6 +51,7 @@ export function createDualListener(handler: Handler, options: { http2?: http2.Se
       // Undecided until either the bytes diverge from the preface or the whole preface is here.
       if (isHttp2 && n < preface.length) return;
       socket.off("data", onData);
+      socket.setTimeout(0);
       socket.pause();
       // Both servers take bytes already buffered on the socket before reading from it.
       socket.unshift(seen);

@@ -63,6 +63,31 @@ export interface Server {
 
 const sessionServiceName = SessionService.typeName;
 
+/**
+ * A path no service serves. gRPC callers get UNIMPLEMENTED as a gRPC status (a bare HTTP 404
+ * reaches some clients as an unexplained transport error); everyone else gets 404.
+ */
+const unknownRoute: NodeHandler = (req, res) => {
+  const type = String(req.headers["content-type"] ?? "");
+  if (!type.startsWith("application/grpc")) {
+    res.writeHead(404);
+    res.end();
+    return;
+  }
+  const status = {
+    "content-type": type,
+    "grpc-status": String(Code.Unimplemented),
+    "grpc-message": encodeURIComponent(`unknown method ${req.url ?? ""}`),
+  };
+  const stream = (req as Http2ServerRequest).stream;
+  // Over HTTP/2 a trailers-only response is one HEADERS frame that ends the stream.
+  if (stream && !stream.closed) stream.respond({ ":status": 200, ...status }, { endStream: true });
+  else {
+    res.writeHead(200, status);
+    res.end();
+  }
+};
+
 export function createServer({
   db,
   repository,
@@ -111,6 +136,7 @@ export function createServer({
     // Compressing 4 KB responses costs more CPU than the loopback / LAN bytes it saves.
     acceptCompression: [],
     shutdownSignal: shutdown.signal,
+    fallback: unknownRoute,
   });
 
   const fastPath = createGrpcFastPath({
