@@ -63,7 +63,11 @@ export interface Config {
 export interface Limits {
   /** Largest session_data accepted by Save, as UTF-8 JSON bytes (RESOURCE_EXHAUSTED above). */
   maxSessionBytes: number;
-  /** Deepest nesting of objects and arrays accepted in data and metadata. */
+  /**
+   * Deepest nesting of objects and arrays accepted in data and metadata. Each JSON level is two
+   * protobuf message levels (Value, then Struct or ListValue) and standard decoders — protobuf-es,
+   * C++, Python — stop at 100 levels: past ~48 a session is stored but clients cannot read it.
+   */
   maxDepth: number;
   /** Largest request message the server reads off the wire. */
   maxReceiveBytes: number;
@@ -184,7 +188,7 @@ export const defaults = {
   groupCommitMaxBatch: 64,
   groupCommitWindowMs: 0,
   maxSessionBytes: 8 * 1024 * 1024,
-  maxDepth: 100,
+  maxDepth: 32,
   maxReceiveBytes: 16 * 1024 * 1024,
   logLevel: "info",
 };
