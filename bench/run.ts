@@ -14,15 +14,14 @@
  * BENCH_PROFILE (a directory: the server runs with --cpu-prof and writes its profile there on
  * exit; `tsx bench/profile.ts DIR` summarises it).
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { connect } from "node:net";
+import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import pg from "pg";
 import pino from "pino";
 import { migrate } from "../src/db/migrate.js";
 import { openPostgres } from "../src/db/postgres.js";
 import type { DriverArgs } from "./driver.js";
+import { type BenchServer, cpuSeconds, spawnServer } from "./server.js";
 import { type Figures, metadataFor, sessionData, sessionId, type Workload } from "./workload.js";
 
 const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -75,50 +74,11 @@ async function seed(): Promise<void> {
   await db.close();
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
-}
-
-async function startServer(cacheBytes: number): Promise<{ child: ChildProcess; url: string }> {
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const profile = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
-  const child = spawn(
-    process.execPath,
-    [
-      ...profile,
-      ...tsx,
-      "src/main.ts",
-      "--database-url",
-      databaseUrl,
-      "--table",
-      table,
-      "--port",
-      String(port),
-      "--cache-bytes",
-      String(cacheBytes),
-      ...serverArgs,
-    ],
-    { stdio: ["ignore", "pipe", "inherit"] },
+const startServer = (cacheBytes: number) =>
+  spawnServer(
+    ["--database-url", databaseUrl, "--table", table, "--cache-bytes", String(cacheBytes), ...serverArgs],
+    profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
   );
-  // Ready when the port accepts connections: works at any --log-level (the "serving" line is info).
-  let exited = false;
-  child.once("exit", () => {
-    exited = true;
-  });
-  child.stdout?.resume();
-  for (;;) {
-    if (exited) throw new Error(`server exited with ${child.exitCode}`);
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, "127.0.0.1", () => resolve(true)).once("error", () => resolve(false));
-      socket.once("connect", () => socket.destroy());
-    });
-    if (up) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return { child, url: `http://127.0.0.1:${port}` };
-}
 
 interface Run extends Figures {
   path: DriverArgs["path"];
@@ -131,7 +91,7 @@ async function drive(
   path: DriverArgs["path"],
   workload: Workload,
   concurrency: number,
-  server: { child: ChildProcess; url: string },
+  server: BenchServer,
 ): Promise<Run> {
   const args: DriverArgs = {
     path,
@@ -193,10 +153,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    for (const server of Object.values(servers)) {
-      server.child.kill("SIGTERM");
-      await new Promise((resolve) => server.child.once("exit", resolve));
-    }
+    for (const server of Object.values(servers)) await server.stop();
   }
 
   console.log("\nratios (same run, same data):");

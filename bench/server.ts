@@ -1,0 +1,66 @@
+/**
+ * The product's server for a benchmark: `src/main.ts` in a process of its own on a random port,
+ * ready when the port accepts connections (at any --log-level), and its CPU and memory read from
+ * /proc while it runs.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { connect } from "node:net";
+
+export interface BenchServer {
+  child: ChildProcess;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function spawnServer(args: string[], nodeArgs: string[] = []): Promise<BenchServer> {
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, "--import", "tsx", "src/main.ts", "--port", String(port), ...args],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  let exited = false;
+  child.once("exit", () => {
+    exited = true;
+  });
+  child.stdout?.resume();
+  for (;;) {
+    if (exited) throw new Error(`server exited with ${child.exitCode}`);
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, "127.0.0.1", () => resolve(true)).once("error", () => resolve(false));
+      socket.once("connect", () => socket.destroy());
+    });
+    if (up) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    child,
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      if (exited) return;
+      child.kill("SIGTERM");
+      await new Promise((resolve) => child.once("exit", resolve));
+    },
+  };
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
+/** Resident memory of a process, in bytes. */
+export function rssBytes(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmRSS:\s+(\d+) kB/m);
+  return Number(line?.[1] ?? 0) * 1024;
+}
+
+/** The p-th percentile (0–100) of `values`, in their unit. */
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
