@@ -15,6 +15,9 @@ ENV NODE_ENV=production \
     PORT=50051 \
     ISOTOPE_DATA_DIR=/data \
     ISOTOPE_SPOOL_DIR=/data/spool
+# V8 grows its heap lazily: without a bound a RestoreStream of 850,000 sessions peaks at ~320 MB
+# RSS, with this one at ~200 MB (bench/RESULTS.md). Keep it above 2 x cache_bytes + 64 MB.
+ENV NODE_OPTIONS=--max-old-space-size=192
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./

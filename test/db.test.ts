@@ -40,8 +40,8 @@ describe.each(backends())("migrations on $name", (backend) => {
   });
   afterAll(async () => cleanup());
 
-  it("creates the seed's table with its four indexes and the keyset index, once", async () => {
-    expect((await migrate(db, { table: "fresh" }, log)).applied).toEqual([1, 2, 3, 4]);
+  it("creates the seed's table with its four indexes, the keyset and metadata indexes, once", async () => {
+    expect((await migrate(db, { table: "fresh" }, log)).applied).toEqual([1, 2, 3, 4, 5]);
     expect(await indexNames(db, "fresh")).toEqual([
       "fresh_pkey",
       "idx_fresh_created_at",
@@ -49,6 +49,8 @@ describe.each(backends())("migrations on $name", (backend) => {
       "idx_fresh_is_active",
       "idx_fresh_last_updated",
       "idx_fresh_list_keyset",
+      "idx_fresh_metadata",
+      "idx_fresh_user_list",
     ]);
     expect((await migrate(db, { table: "fresh" }, log)).applied).toEqual([]);
   });
@@ -60,7 +62,7 @@ describe.each(backends())("migrations on $name", (backend) => {
        VALUES ('legacy', '{"messages":[{"type":"human","content":"你好"}],"files":{},"extra_key":1}',
                '{"name":"旧会话","user_id":"user123"}', '2024-01-02 03:04:05', '2024-01-02 03:04:05', NULL)`,
     );
-    expect((await migrate(db, { table: "isotope_sessions" }, log)).applied).toEqual([1, 2, 3, 4]);
+    expect((await migrate(db, { table: "isotope_sessions" }, log)).applied).toEqual([1, 2, 3, 4, 5]);
     const repo = createSessionRepository(db, "isotope_sessions");
     const legacy = await repo.load("legacy", false);
     expect(JSON.parse(legacy?.dataJson ?? "")).toMatchObject({ extra_key: 1, files: {} });
@@ -109,11 +111,11 @@ if (postgresUrl) {
         );
       const [a, b] = await Promise.all([open(), open()]);
       const results = await Promise.all([migrate(a, { table: "raced" }, log), migrate(b, { table: "raced" }, log)]);
-      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 4]);
+      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 5]);
       const { rows } = await db.query<{ n: string }>(
         "SELECT count(*)::text AS n FROM isotope_schema_migrations WHERE table_name = 'raced'",
       );
-      expect(rows[0]?.n).toBe("4");
+      expect(rows[0]?.n).toBe("5");
       await Promise.all([a.close(), b.close()]);
     });
 

@@ -126,6 +126,42 @@ describe.each(backends())("repository on $name", (backend) => {
     expect(byOffset).toHaveLength(2);
   });
 
+  it("a filtered List gives the same pages whether a filter matches many rows or few", async () => {
+    // 1,500 rows: "common" on every other one (a page is found among the newest rows), "rare" on
+    // 1 in 150 (the metadata index serves it), and user_id (its own index).
+    await db.query(
+      `INSERT INTO ${table} (session_id, session_data, metadata, last_updated)
+       SELECT 'f-' || lpad(g::text, 5, '0'), '{}'::jsonb,
+         jsonb_build_object('user_id', 'fu-' || (g % 4), 'kind', CASE WHEN g % 150 = 0 THEN 'rare' WHEN g % 2 = 0 THEN 'common' ELSE 'other' END),
+         now() - g * interval '1 second' - (g % 3) * interval '1 microsecond'
+       FROM generate_series(1, 1500) g`,
+    );
+    const { rows } = await db.query<{ session_id: string; metadata: string }>(
+      `SELECT session_id, metadata::text AS metadata FROM ${table} WHERE session_id LIKE 'f-%'
+       ORDER BY last_updated DESC, session_id DESC`,
+    );
+    for (const filter of [
+      { kind: "common" },
+      { kind: "rare" },
+      { user_id: "fu-3" },
+      { user_id: "fu-1", kind: "common" },
+    ]) {
+      const expected = rows
+        .filter((row) => Object.entries(filter).every(([key, value]) => JSON.parse(row.metadata)[key] === value))
+        .map((row) => row.session_id);
+      const seen: string[] = [];
+      let after: { lastUpdated: bigint; sessionId: string } | undefined;
+      for (;;) {
+        const page = await repo.list({ ...listAll(), limit: 40, after, metadataFilterJson: JSON.stringify(filter) });
+        seen.push(...page.map((s) => s.sessionId));
+        const last = page[page.length - 1];
+        if (page.length < 40 || !last) break;
+        after = { lastUpdated: last.lastUpdated, sessionId: last.sessionId };
+      }
+      expect(seen, JSON.stringify(filter)).toEqual(expected);
+    }
+  });
+
   it("cleans up in batches, counting expired and purged, and dry_run changes nothing", async () => {
     for (let i = 0; i < 5; i++) await repo.save(input(`cl-${i}`, {}, { expiry: { kind: "in", micros: 1n } }));
     await new Promise((resolve) => setTimeout(resolve, 5));

@@ -113,8 +113,12 @@ export function withCache(repository: SessionRepository, db: Db, table: string, 
 
   const feed: ChangeFeed = db.subscribe(`${table}_chg`, { notification: onNotification, reset: clear });
 
-  /** Caches `session` unless a change of it may have raced the read or write that produced it. */
-  const remember = (session: StoredSession, startedAt: number) => {
+  /**
+   * Caches `session` unless a change of it may have raced the read or write that produced it.
+   * `warming` (Restore) only fills free room: a restore of more than fits would otherwise churn
+   * through the whole cache and leave it holding whatever came last.
+   */
+  const remember = (session: StoredSession, startedAt: number, warming = false) => {
     if (session.dataJson === undefined || !session.isActive || !feed.connected || startedAt < floor) return;
     const change = changed.get(session.sessionId);
     if (change && change.generation > startedAt && !olderOrSame(change, session)) return;
@@ -122,7 +126,7 @@ export function withCache(repository: SessionRepository, db: Db, table: string, 
     if (current && current.session.version > session.version) return;
     evict(session.sessionId);
     const cost = costOf(session);
-    if (cost > maxBytes) return;
+    if (cost > maxBytes || (warming && bytes + cost > maxBytes)) return;
     entries.set(session.sessionId, { session, cost });
     bytes += cost;
     for (const [id, entry] of entries) {
@@ -231,7 +235,7 @@ export function withCache(repository: SessionRepository, db: Db, table: string, 
           const startedAt = generation;
           const next = await batches.next();
           if (next.done) return;
-          if (query.includeData) for (const session of next.value) remember(session, startedAt);
+          if (query.includeData) for (const session of next.value) remember(session, startedAt, true);
           yield next.value;
         }
       } finally {

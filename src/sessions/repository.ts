@@ -221,6 +221,15 @@ function toStored(row: SessionRow): StoredSession {
   };
 }
 
+/** The user_id a metadata filter asks for, when it asks for one at the top level. */
+function filteredUserId(filterJson: string): string | undefined {
+  const userId = (JSON.parse(filterJson) as Record<string, unknown>).user_id;
+  return typeof userId === "string" ? userId : undefined;
+}
+
+/** How many of the newest rows List scans for a filtered page before it asks the metadata index. */
+const listProbeRows = 1000;
+
 /** A Save replaces the whole document: its messages are in it (the trigger of 0004 drops the rows). */
 const wholeDocument = "messages_external = false, external_messages = 0";
 
@@ -279,6 +288,13 @@ export function createSessionRepository(db: Db, table: string): SessionRepositor
     if (query.metadataFilterJson !== undefined) {
       params.push(query.metadataFilterJson);
       where.push(`metadata @> $${params.length}::jsonb`);
+      // The same condition again, in the shape of the user_id expression index (migration 0005):
+      // one user's sessions come straight off it, newest first.
+      const userId = filteredUserId(query.metadataFilterJson);
+      if (userId !== undefined) {
+        params.push(userId);
+        where.push(`metadata->>'user_id' = $${params.length}`);
+      }
     }
     return where;
   };
@@ -454,18 +470,45 @@ export function createSessionRepository(db: Db, table: string): SessionRepositor
     },
 
     async list(query, signal) {
-      const params: unknown[] = [];
-      const where = filters(query, params);
-      if (query.after) {
-        params.push(query.after.lastUpdated.toString(), query.after.sessionId);
-        where.push(`(last_updated, session_id) < (${fromMicros(`$${params.length - 1}`)}, $${params.length})`);
+      // A metadata filter can be served two ways: walk the keyset index newest first and keep the
+      // matches (fast when many rows match), or find the matches in the GIN index and sort them
+      // (fast when few do). PostgreSQL cannot estimate jsonb containment and picks the GIN index
+      // for common values too (1,000,000 rows, a value on 14 % of them: 540 ms). So: first look
+      // for a full page among the newest `listProbeRows` rows; only if that falls short, ask the
+      // index. Either way the page is the same rows in the same order. A user_id filter has an
+      // index of its own in list order (see filters) and needs no probe.
+      const page = (probe: boolean) => {
+        const params: unknown[] = [];
+        const where = filters({ ...query, metadataFilterJson: probe ? undefined : query.metadataFilterJson }, params);
+        if (query.after) {
+          params.push(query.after.lastUpdated.toString(), query.after.sessionId);
+          where.push(`(last_updated, session_id) < (${fromMicros(`$${params.length - 1}`)}, $${params.length})`);
+        }
+        const order = "ORDER BY last_updated DESC, session_id DESC";
+        const rows = `FROM ${table} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ${order}`;
+        if (probe) {
+          params.push(query.metadataFilterJson, query.limit);
+          return {
+            sql: `SELECT ${columns(query.includeData, table)}
+              FROM (SELECT * ${rows} LIMIT ${listProbeRows}) AS ${table}
+              WHERE metadata @> $${params.length - 1}::jsonb ${order} LIMIT $${params.length}`,
+            params,
+          };
+        }
+        params.push(query.limit, query.offset);
+        return {
+          sql: `SELECT ${columns(query.includeData, table)} ${rows} LIMIT $${params.length - 1} OFFSET $${params.length}`,
+          params,
+        };
+      };
+      const filter = query.metadataFilterJson;
+      if (filter !== undefined && query.offset === 0 && filteredUserId(filter) === undefined) {
+        const probe = page(true);
+        const { rows } = await db.query<SessionRow>(probe.sql, probe.params, signal);
+        if (rows.length >= query.limit) return rows.map(toStored);
       }
-      params.push(query.limit, query.offset);
-      const sql = `SELECT ${columns(query.includeData, table)} FROM ${table}
-        ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-        ORDER BY last_updated DESC, session_id DESC
-        LIMIT $${params.length - 1} OFFSET $${params.length}`;
-      const { rows } = await db.query<SessionRow>(sql, params, signal);
+      const full = page(false);
+      const { rows } = await db.query<SessionRow>(full.sql, full.params, signal);
       return rows.map(toStored);
     },
 
