@@ -14,7 +14,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import pg from "pg";
 import { SessionService } from "../gen/isotope/session/v1/session_pb.js";
-import { percentile, spawnServer } from "./server.js";
+import { percentile, spawnServer, timed } from "./server.js";
 
 const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const turns = Number(process.env.BENCH_TURNS ?? 200);
@@ -26,16 +26,6 @@ const message = (i: number): JsonObject => ({
   content: `turn ${i}: ${"lorem ipsum dolor sit amet ".repeat(6)}`,
   at: 1_700_000_000 + i,
 });
-
-async function timed(count: number, call: (i: number) => Promise<unknown>): Promise<number[]> {
-  const ms: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const started = performance.now();
-    await call(i);
-    ms.push(performance.now() - started);
-  }
-  return ms;
-}
 
 async function main(): Promise<void> {
   const admin = new pg.Client({ connectionString: databaseUrl });

@@ -14,7 +14,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import pg from "pg";
 import { SessionService } from "../gen/isotope/session/v1/session_pb.js";
-import { percentile, rssBytes, spawnServer } from "./server.js";
+import { percentile, rssBytes, spawnServer, timed } from "./server.js";
 
 const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const table = process.env.BENCH_TABLE ?? "bench_million";
@@ -22,15 +22,6 @@ const serverArgs = (process.env.BENCH_SERVER_ARGS ?? "").split(" ").filter(Boole
 const steps = new Set((process.env.BENCH_STEPS ?? "list,statistics,restore,cleanup").split(","));
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 
-async function timed(count: number, call: (i: number) => Promise<unknown>): Promise<number[]> {
-  const ms: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const started = performance.now();
-    await call(i);
-    ms.push(performance.now() - started);
-  }
-  return ms;
-}
 const report = (name: string, ms: number[], target = "") =>
   console.log(
     `${name.padEnd(44)} p50 ${percentile(ms, 50).toFixed(2).padStart(8)} ms  p99 ${percentile(ms, 99).toFixed(2).padStart(8)} ms  (${ms.length} calls)${target ? `  target ${target}` : ""}`,

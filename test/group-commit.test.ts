@@ -4,24 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../src/db/database.js";
 import { migrate } from "../src/db/migrate.js";
 import { withGroupCommit } from "../src/sessions/group-commit.js";
-import {
-  createSessionRepository,
-  type SaveInput,
-  type SaveResult,
-  type SessionRepository,
-} from "../src/sessions/repository.js";
+import { createSessionRepository, type SaveResult, type SessionRepository } from "../src/sessions/repository.js";
 import { backends, silentLogger } from "./support/databases.js";
+import { saveInput } from "./support/save-input.js";
 
 const table = "isotope_sessions";
 
-const input = (sessionId: string, data: object, extra: Partial<SaveInput> = {}): SaveInput => ({
-  sessionId,
-  dataJson: JSON.stringify(data),
-  metadataJson: undefined,
-  expiry: { kind: "never" },
-  expectedVersion: undefined,
-  ...extra,
-});
+const input = saveInput;
 
 const version = (result: SaveResult) => (result.kind === "saved" ? result.session.version : undefined);
 

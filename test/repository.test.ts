@@ -2,19 +2,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../src/db/database.js";
 import { migrate } from "../src/db/migrate.js";
-import { createSessionRepository, type SaveInput, type SessionRepository } from "../src/sessions/repository.js";
+import { createSessionRepository, type SessionRepository } from "../src/sessions/repository.js";
 import { backends, silentLogger } from "./support/databases.js";
+import { saveInput } from "./support/save-input.js";
 
 const table = "isotope_sessions";
 
-const input = (sessionId: string, data: object, extra: Partial<SaveInput> = {}): SaveInput => ({
-  sessionId,
-  dataJson: JSON.stringify(data),
-  metadataJson: undefined,
-  expiry: { kind: "never" },
-  expectedVersion: undefined,
-  ...extra,
-});
+const input = saveInput;
 
 describe.each(backends())("repository on $name", (backend) => {
   let db: Db;

@@ -10,8 +10,10 @@ import {
   Durability,
   type RestoreFailure,
   RestoreFailureSchema,
+  type SaveRequest,
   type Session,
   type SessionService,
+  type TouchRequest,
   VersionConflictSchema,
 } from "../../gen/isotope/session/v1/session_pb.js";
 import type { Limits } from "../config.js";
@@ -55,6 +57,16 @@ export function createSessionService({
     includeData,
   });
 
+  /**
+   * Writes spooled for this session go to the database before this call touches it, so it lands
+   * after them; while they cannot, the database is down and so is this call.
+   */
+  const settleFirst = async (sessionId: string, signal: AbortSignal) => {
+    if (spool && (await spool.settle(sessionId, signal)) !== undefined) {
+      throw new ConnectError("database unavailable, retry later", Code.Unavailable);
+    }
+  };
+
   const cacheStatus = () => {
     if (!cache) return { enabled: false };
     const { enabled, coherent, ...figures } = cache.stats();
@@ -73,20 +85,12 @@ export function createSessionService({
       if (req.expectedVersion !== undefined && req.expectedVersion < 0n) {
         throw validate.invalidArgument("expected_version", "must be 0 (must not exist) or a stored version");
       }
-      const expiry: Expiry =
-        req.expiry.case === "expiresIn"
-          ? { kind: "in", micros: validate.positiveDuration(req.expiry.value, "expires_in") }
-          : req.expiry.case === "expiresAt"
-            ? { kind: "at", micros: validate.timestamp(req.expiry.value, "expires_at") }
-            : { kind: "never" };
+      const expiry = expiryOf(req.expiry);
 
       let result: Awaited<ReturnType<SessionRepository["save"]>>;
       try {
-        // Writes spooled for this session go first, so this one lands after them (and a
-        // compare-and-set compares against them); while they cannot, the database is down.
-        if (spool && (await spool.settle(sessionId, ctx.signal)) !== undefined) {
-          throw new ConnectError("database unavailable, retry later", Code.Unavailable);
-        }
+        // A compare-and-set compares against the spooled writes too.
+        await settleFirst(sessionId, ctx.signal);
         result = await repository.save(
           { sessionId, dataJson, metadataJson, expiry, expectedVersion: req.expectedVersion },
           ctx.signal,
@@ -158,9 +162,7 @@ export function createSessionService({
     async delete(req, ctx) {
       const sessionId = validate.sessionId(req.sessionId);
       // Spooled writes land first, so a Delete is never undone by a later replay.
-      if (spool && (await spool.settle(sessionId, ctx.signal)) !== undefined) {
-        throw new ConnectError("database unavailable, retry later", Code.Unavailable);
-      }
+      await settleFirst(sessionId, ctx.signal);
       const deleted = await repository.delete(sessionId, req.hard, ctx.signal);
       if (!deleted && !req.allowMissing) {
         throw new ConnectError(`session_id: session "${sessionId}" not found`, Code.NotFound);
@@ -183,9 +185,7 @@ export function createSessionService({
         throw validate.invalidArgument("expected_version", "must be a stored version (Append needs a session)");
       }
       // Spooled writes land first, so the messages go after them.
-      if (spool && (await spool.settle(sessionId, ctx.signal)) !== undefined) {
-        throw new ConnectError("database unavailable, retry later", Code.Unavailable);
-      }
+      await settleFirst(sessionId, ctx.signal);
       const result = await repository.append(
         {
           sessionId,
@@ -216,16 +216,9 @@ export function createSessionService({
       if (req.expiry.case === undefined || (req.expiry.case === "neverExpire" && !req.expiry.value)) {
         throw validate.invalidArgument("expiry", "set expires_in, expires_at or never_expire = true");
       }
-      const expiry: Expiry =
-        req.expiry.case === "expiresIn"
-          ? { kind: "in", micros: validate.positiveDuration(req.expiry.value, "expires_in") }
-          : req.expiry.case === "expiresAt"
-            ? { kind: "at", micros: validate.timestamp(req.expiry.value, "expires_at") }
-            : { kind: "never" };
+      const expiry = expiryOf(req.expiry);
       // Spooled writes land first: a replay must not undo the new expiry.
-      if (spool && (await spool.settle(sessionId, ctx.signal)) !== undefined) {
-        throw new ConnectError("database unavailable, retry later", Code.Unavailable);
-      }
+      await settleFirst(sessionId, ctx.signal);
       const result = await repository.touch(sessionId, expiry, ctx.signal);
       switch (result.kind) {
         case "touched":
@@ -348,6 +341,13 @@ function mapValues<K extends string, V, W>(record: Record<K, V>, fn: (value: V) 
 }
 
 /** A row with its data, or DATA_LOSS when what is stored cannot be carried by a Struct. */
+/** Save's and Touch's expiry oneof, validated; unset (or never_expire) is "never". */
+function expiryOf(expiry: SaveRequest["expiry"] | TouchRequest["expiry"]): Expiry {
+  if (expiry.case === "expiresIn") return { kind: "in", micros: validate.positiveDuration(expiry.value, "expires_in") };
+  if (expiry.case === "expiresAt") return { kind: "at", micros: validate.timestamp(expiry.value, "expires_at") };
+  return { kind: "never" };
+}
+
 /** ABORTED with the current version in a VersionConflict detail. */
 function versionConflict(sessionId: string, expectedVersion: bigint, currentVersion: bigint): ConnectError {
   return new ConnectError(
