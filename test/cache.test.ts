@@ -45,6 +45,11 @@ describe.each(backends())("hot cache on $name", (backend) => {
       `UPDATE ${server.table} SET session_data = '{"n": 2}', version = version + 1 WHERE session_id = 'hot-sql'`,
     );
     expect((await client.load({ sessionId: "hot-sql" })).session).toMatchObject({ version: 2n, data: { n: 2 } });
+    // The seed's manager rewrites data and last_updated but never the version.
+    await server.db.query(
+      `UPDATE ${server.table} SET session_data = '{"n": 3}', last_updated = CURRENT_TIMESTAMP WHERE session_id = 'hot-sql'`,
+    );
+    expect((await client.load({ sessionId: "hot-sql" })).session).toMatchObject({ version: 2n, data: { n: 3 } });
     await server.db.query(`DELETE FROM ${server.table} WHERE session_id = 'hot-sql'`);
     const gone = await client.load({ sessionId: "hot-sql" }).catch((error) => ConnectError.from(error));
     expect(gone).toMatchObject({ code: Code.NotFound });

@@ -58,7 +58,7 @@ export function withCache(repository: SessionRepository, db: Db, table: string, 
   /** Bumped on every notification: reads remember it to learn whether a change raced them. */
   let generation = 0;
   /** Sessions named by a notification: when, and the state it named (version null: deleted). */
-  const changed = new Map<string, { generation: number; version: bigint | null; expiresAt: Micros | undefined }>();
+  const changed = new Map<string, Change & { generation: number }>();
   /** Reads that started before this generation cannot tell what changed under them. */
   let floor = 0;
 
@@ -82,20 +82,20 @@ export function withCache(repository: SessionRepository, db: Db, table: string, 
     } catch {
       list = "*";
     }
-    // Anything but [[id, version | null, expiry µs | null], …] — "*", or a payload from another
+    // Anything but [[id, version | null, expiry µs | null, last_updated µs | null], …] — "*", or a payload from another
     // version of the trigger (the channel is per table name, shared by schemas) — empties the cache.
-    const wellFormed = (item: unknown): item is [string, number | null, number | null] =>
+    const wellFormed = (item: unknown): item is [string, number | null, number | null, number | null] =>
       Array.isArray(item) &&
       typeof item[0] === "string" &&
-      (item[1] === null || Number.isSafeInteger(item[1])) &&
-      (item[2] === null || Number.isSafeInteger(item[2]));
+      item.slice(1, 4).every((n) => n === null || Number.isSafeInteger(n));
     if (!Array.isArray(list) || !list.every(wellFormed)) return clear();
     generation++;
-    for (const [sessionId, version, expires] of list) {
+    for (const [sessionId, version, expires, updated] of list) {
       const change = {
         generation,
         version: version === null ? null : BigInt(version),
         expiresAt: expires === null ? undefined : BigInt(expires),
+        lastUpdated: BigInt(updated ?? 0),
       };
       // PostgreSQL delivers notifications in commit order: the last one names the newest state.
       changed.set(sessionId, change);
@@ -251,7 +251,21 @@ export function withCache(repository: SessionRepository, db: Db, table: string, 
   };
 }
 
-/** Whether a notified change is already reflected in `session` (an older version, or this very state). */
-const olderOrSame = (change: { version: bigint | null; expiresAt: Micros | undefined }, session: StoredSession) =>
+/** The state of a session a notification names (version null: deleted). */
+interface Change {
+  version: bigint | null;
+  expiresAt: Micros | undefined;
+  lastUpdated: Micros;
+}
+
+/**
+ * Whether a notified change is already reflected in `session`: an older version, or this very
+ * state. Same version is not enough — Touch moves expiry and last_updated without a new version,
+ * and the seed's manager rewrites data and last_updated without one.
+ */
+const olderOrSame = (change: Change, session: StoredSession) =>
   change.version !== null &&
-  (change.version < session.version || (change.version === session.version && change.expiresAt === session.expiresAt));
+  (change.version < session.version ||
+    (change.version === session.version &&
+      change.expiresAt === session.expiresAt &&
+      change.lastUpdated === session.lastUpdated));
