@@ -21,7 +21,10 @@ export interface RetryOptions {
 export function isSafeToRetry(req: UnaryRequest): boolean {
   if (req.method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS) return true;
   const message = req.message as { expectedVersion?: bigint };
-  return req.method.name === "Save" && message.expectedVersion !== undefined;
+  // A compare-and-set cannot apply twice: a repeat after a lost reply is ABORTED, not a second
+  // write. Touch sets an expiry, which repeating does not change in kind.
+  if (req.method.name === "Save" || req.method.name === "Append") return message.expectedVersion !== undefined;
+  return req.method.name === "Touch";
 }
 
 export function retryInterceptor(options: RetryOptions = {}): Interceptor {

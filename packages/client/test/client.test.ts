@@ -172,6 +172,20 @@ describe("retries", () => {
     await client.save({ sessionId: "x", data: {}, expectedVersion: 0n }).catch(() => undefined);
     expect(retried).toEqual(["isotope.session.v1.SessionService/Save", "isotope.session.v1.SessionService/Save"]);
   });
+
+  it("never retries a blind Append, but does retry a compare-and-set Append and a Touch", async () => {
+    const port = await freePort();
+    const retried: string[] = [];
+    const client = createSessionClient({
+      baseUrl: `http://127.0.0.1:${port}`,
+      retry: { maxAttempts: 2, initialBackoffMs: 1, onRetry: (r) => retried.push(r.procedure.split("/")[1] ?? "") },
+    });
+    await client.append({ sessionId: "x" }).catch(() => undefined);
+    expect(retried).toEqual([]);
+    await client.append({ sessionId: "x", expectedVersion: 3n }).catch(() => undefined);
+    await client.touch({ sessionId: "x", expiry: { case: "neverExpire", value: true } }).catch(() => undefined);
+    expect(retried).toEqual(["Append", "Touch"]);
+  });
 });
 
 describe("the bearer token", () => {
