@@ -175,6 +175,28 @@ describe.runIf(postgresUrl)("two server processes on one PostgreSQL", () => {
     }
   });
 
+  it("a listening connection that hangs does not hang Loads", { timeout: 30_000 }, async () => {
+    const [ca, cb] = [clientFor(a), clientFor(b)];
+    await ca.save({ sessionId: "frozen", data: { n: 1 } });
+    await cb.load({ sessionId: "frozen" }); // cached on b
+    const { rows } = await admin.query<{ pid: number }>(
+      "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
+      [`isotope-sessions ${table}_chg`],
+    );
+    expect(rows.length).toBe(2);
+    // Freeze both listening backends: the connections stay up but never answer.
+    for (const { pid } of rows) process.kill(pid, "SIGSTOP");
+    try {
+      const { session } = await ca.save({ sessionId: "frozen", data: { n: 2 } });
+      const started = Date.now();
+      const read = await cb.load({ sessionId: "frozen" }, { timeoutMs: 5000 });
+      expect(read.session?.version).toBe(session?.version);
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      for (const { pid } of rows) process.kill(pid, "SIGCONT");
+    }
+  });
+
   it("fall back to the database while the notification channel is down, then recover", {
     timeout: 60_000,
   }, async () => {

@@ -165,11 +165,10 @@ export function withCache(repository: SessionRepository, db: Db, table: string, 
     async load(sessionId, includeInactive, signal) {
       const startedAt = generation;
       if (feed.connected && entries.has(sessionId)) {
-        // Hear every change committed before this Load began, then look again.
-        const synced = await feed.sync().then(
-          () => true,
-          () => false,
-        );
+        // Hear every change committed before this Load began, then look again. A listening
+        // connection that does not answer promptly (a half-dead socket) sends the Load to the
+        // database instead of holding it past its deadline.
+        const synced = await heard(feed);
         const entry = synced ? entries.get(sessionId) : undefined;
         if (entry && servable(entry.session, BigInt(Date.now()) * 1000n)) {
           hits++;
@@ -249,6 +248,22 @@ export function withCache(repository: SessionRepository, db: Db, table: string, 
     stats: () => ({ enabled: true, coherent: feed.connected, maxBytes, hits, misses, entries: entries.size, bytes }),
     close: () => feed.close(),
   };
+}
+
+/** How long a hit waits for the change feed's round trip before it reads the database instead. */
+const syncTimeoutMs = 500;
+
+/** Resolves true once `feed.sync()` did, false if it failed or took longer than syncTimeoutMs. */
+function heard(feed: ChangeFeed): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), syncTimeoutMs);
+  });
+  const synced = feed.sync().then(
+    () => true,
+    () => false,
+  );
+  return Promise.race([synced, late]).finally(() => clearTimeout(timer));
 }
 
 /** The state of a session a notification names (version null: deleted). */
