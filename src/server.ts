@@ -13,12 +13,12 @@ import type { AddressInfo, Socket } from "node:net";
 import { createFileRegistry, type DescFile, fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import { file_health_v1_health, HealthCheckResponse_ServingStatus } from "../gen/health/v1/health_pb.js";
 import { file_isotope_session_v1_session, SessionService } from "../gen/isotope/session/v1/session_pb.js";
 import { authInterceptor } from "./auth.js";
 import type { AuthConfig, Limits } from "./config.js";
+import { createConnectHandler, type NodeHandler } from "./connect-handler.js";
 import { withCors } from "./cors.js";
 import type { Db } from "./db/database.js";
 import { createGrpcFastPath } from "./grpc-fast-path.js";
@@ -127,7 +127,7 @@ export function createServer({
     health.registerOn(router);
     registerReflection(router, [describedSessionFile(), file_health_v1_health]);
   };
-  const handler = connectNodeAdapter({
+  const handler = createConnectHandler({
     routes,
     interceptors,
     readMaxBytes: limits.maxReceiveBytes,
@@ -137,6 +137,7 @@ export function createServer({
     acceptCompression: [],
     shutdownSignal: shutdown.signal,
     fallback: unknownRoute,
+    log,
   });
 
   const fastPath = createGrpcFastPath({
@@ -254,8 +255,6 @@ export function createServer({
     },
   };
 }
-
-type NodeHandler = ReturnType<typeof connectNodeAdapter>;
 
 /**
  * A response stream whose peer went away (connection reset, stream cancelled) closes without an

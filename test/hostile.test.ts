@@ -178,13 +178,8 @@ describe.each(backends())("hostile input on $name", (backend) => {
     ["an id with a control character", envelope(saveRequest("a\u0007b", struct(numberValue(1)))), Code.InvalidArgument],
     ["a 256-character id", envelope(saveRequest("x".repeat(256), struct(numberValue(1)))), Code.InvalidArgument],
   ];
-  // Bytes protobuf cannot decode. The gRPC fast path answers INVALID_ARGUMENT; requests that go
-  // through connect-node (gRPC-Web, Connect) get INTERNAL, hard-coded in connect-es's binary
-  // serialization — still refused, nothing stored; see README Errors.
-  const undecodable = new Set(["bytes that are not protobuf", "a Struct nested 10,000 deep"]);
   for (const contentType of ["application/grpc", "application/grpc-web+proto"]) {
-    for (const [name, body, grpcCode] of gRPCCases) {
-      const code = contentType !== "application/grpc" && undecodable.has(name) ? Code.Internal : grpcCode;
+    for (const [name, body, code] of gRPCCases) {
       it(`Save with ${name} over ${contentType}: ${Code[code]}`, async () => {
         const answer = await grpcCall(server.url, "Save", body, contentType);
         // gRPC-Web carries its status in a trailer frame inside the body.
@@ -217,9 +212,10 @@ describe.each(backends())("hostile input on $name", (backend) => {
     });
   }
 
-  it("Connect binary with bytes that are not protobuf: refused (internal, from connect-es)", async () => {
+  it("Connect binary with bytes that are not protobuf: invalid_argument", async () => {
     const answer = await connectCall(server.url, "Save", Buffer.from([0xff, 0xff, 0xff]), "application/proto");
-    expect(connectCode(answer)).toBe("internal");
+    expect(connectCode(answer)).toBe("invalid_argument");
+    expect(answer.status).toBe(400);
     await unharmed();
   });
 
