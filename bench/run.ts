@@ -3,14 +3,16 @@
  * limit), connect-pg-simple (the peer) and the product's server in its own process driven over
  * gRPC from a separate driver process — on save, load and mixed (80 % load) at concurrency 32, and
  * a latency run at concurrency 1. "product" is a server whose hot cache holds the data set
- * (--cache-bytes 256 MiB); "product-nocache" a second one with the cache off. Prints ops/s, p50/p99, CPU per op of each process and the
+ * (--cache-bytes 256 MiB); "product-nocache" a second one with the cache off; "product-lean" the
+ * first server through a minimal gRPC client (see driver.ts). Prints ops/s, p50/p99, CPU per op of each process and the
  * ratios product/raw-pg and product/peer. Figures go to stdout; bench/RESULTS.md records them.
  *
  * Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres),
  * BENCH_SECONDS (measured seconds per run, default 5), BENCH_SESSIONS (default 10000),
  * BENCH_SERVER_ARGS (extra flags for the servers, e.g. "--log-level warn"),
  * BENCH_PLAN (runs as workload/concurrency, comma-separated; default
- * save/32,load/32,mixed/32,save/1,load/1), BENCH_PATHS (default raw-pg,peer,product,product-nocache),
+ * save/32,load/32,mixed/32,save/1,load/1), BENCH_PATHS (default
+ * raw-pg,peer,product,product-nocache,product-lean),
  * BENCH_PROFILE (a directory: the server runs with --cpu-prof and writes its profile there on
  * exit; `tsx bench/profile.ts DIR` summarises it).
  */
@@ -37,7 +39,7 @@ const plan = (process.env.BENCH_PLAN ?? "save/32,load/32,mixed/32,save/1,load/1"
   const [workload, concurrency] = run.split("/");
   return [workload as Workload, Number(concurrency)] as const;
 });
-const paths = (process.env.BENCH_PATHS ?? "raw-pg,peer,product,product-nocache").split(",") as Array<
+const paths = (process.env.BENCH_PATHS ?? "raw-pg,peer,product,product-nocache,product-lean").split(",") as Array<
   DriverArgs["path"]
 >;
 
@@ -158,20 +160,26 @@ async function main(): Promise<void> {
 
   console.log("\nratios (same run, same data):");
   console.log(
-    "| workload | c | product ops/s | no cache | raw pg ops/s | peer ops/s | product/raw-pg | no cache/raw-pg | product/peer | p50 product/raw | p99 product/raw |",
+    "| workload | c | product ops/s | no cache | lean client | raw pg ops/s | peer ops/s | product/raw-pg | no cache/raw-pg | lean/raw-pg | product/peer | lean/peer | p50 product/raw | p99 product/raw |",
   );
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (const [workload, concurrency] of new Map(
     runs.map((r) => [`${r.workload}/${r.concurrency}`, [r.workload, r.concurrency] as const]),
   ).values()) {
     const find = (path: Run["path"]) =>
       runs.find((r) => r.path === path && r.workload === workload && r.concurrency === concurrency) as Run;
-    const [product, raw, peer, nocache] = [find("product"), find("raw-pg"), find("peer"), find("product-nocache")];
+    const [product, raw, peer, nocache, lean] = [
+      find("product"),
+      find("raw-pg"),
+      find("peer"),
+      find("product-nocache"),
+      find("product-lean"),
+    ];
     if (!product || !raw) continue;
     const ratio = (a: Run | undefined, b: Run | undefined) =>
       a && b ? `${fixed(a.opsPerSecond / b.opsPerSecond)}×` : "—";
     console.log(
-      `| ${workload} | ${concurrency} | ${fixed(product.opsPerSecond, 0)} | ${fixed(nocache?.opsPerSecond, 0)} | ${fixed(raw.opsPerSecond, 0)} | ${fixed(peer?.opsPerSecond, 0)} | ${ratio(product, raw)} | ${ratio(nocache, raw)} | ${ratio(product, peer)} | ${fixed(product.p50Ms)} / ${fixed(raw.p50Ms)} ms | ${fixed(product.p99Ms)} / ${fixed(raw.p99Ms)} ms |`,
+      `| ${workload} | ${concurrency} | ${fixed(product.opsPerSecond, 0)} | ${fixed(nocache?.opsPerSecond, 0)} | ${fixed(lean?.opsPerSecond, 0)} | ${fixed(raw.opsPerSecond, 0)} | ${fixed(peer?.opsPerSecond, 0)} | ${ratio(product, raw)} | ${ratio(nocache, raw)} | ${ratio(lean, raw)} | ${ratio(product, peer)} | ${ratio(lean, peer)} | ${fixed(product.p50Ms)} / ${fixed(raw.p50Ms)} ms | ${fixed(product.p99Ms)} / ${fixed(raw.p99Ms)} ms |`,
     );
   }
   const cleanup = new pg.Client({ connectionString: databaseUrl });
