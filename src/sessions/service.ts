@@ -343,7 +343,7 @@ function mapValues<K extends string, V, W>(record: Record<K, V>, fn: (value: V) 
 /** A row with its data, or DATA_LOSS when what is stored cannot be carried by a Struct. */
 /** Save's and Touch's expiry oneof, validated; unset (or never_expire) is "never". */
 function expiryOf(expiry: SaveRequest["expiry"] | TouchRequest["expiry"]): Expiry {
-  if (expiry.case === "expiresIn") return { kind: "in", micros: validate.positiveDuration(expiry.value, "expires_in") };
+  if (expiry.case === "expiresIn") return { kind: "in", micros: validate.expiresIn(expiry.value, "expires_in") };
   if (expiry.case === "expiresAt") return { kind: "at", micros: validate.timestamp(expiry.value, "expires_at") };
   return { kind: "never" };
 }

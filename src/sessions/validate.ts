@@ -90,6 +90,19 @@ export function positiveDuration(value: Duration, field: string): bigint {
   return micros;
 }
 
+// An expiry is read back as a Timestamp, which JSON (Connect, gRPC-Web+json, curl) can only write up
+// to 9999-12-31: a 10,000-year expires_in stored year 12026 and made every JSON read of that
+// session — and every List page holding it — fail with INTERNAL (test/hostile.test.ts). A bound
+// without a clock: 1,000 years from any date before 8999 stays inside the range.
+const maxExpiresInSeconds = 31_557_600_000n; // 1,000 Julian years
+
+/** A positive Duration of at most 1,000 years (expires_in), in microseconds. */
+export function expiresIn(value: Duration, field: string): bigint {
+  const micros = positiveDuration(value, field);
+  if (value.seconds > maxExpiresInSeconds) throw invalidArgument(field, "must be at most 1,000 years");
+  return micros;
+}
+
 /** A Timestamp within 0001–9999, in microseconds since the epoch. */
 export function timestamp(value: Timestamp, field: string): Micros {
   if (

@@ -162,7 +162,7 @@ export type SaveRequest = Message<"isotope.session.v1.SaveRequest"> & {
    */
   expiry: {
     /**
-     * Expire this long after the write, on the database's clock. Must be positive.
+     * Expire this long after the write, on the database's clock. Must be positive, at most 1,000 years.
      *
      * @generated from field: google.protobuf.Duration expires_in = 4;
      */
@@ -507,7 +507,7 @@ export type TouchRequest = Message<"isotope.session.v1.TouchRequest"> & {
    */
   expiry: {
     /**
-     * Expire this long from now (must be positive).
+     * Expire this long from now (must be positive, at most 1,000 years).
      *
      * @generated from field: google.protobuf.Duration expires_in = 2;
      */
