@@ -105,7 +105,7 @@ describe("loadConfig", () => {
       try {
         loadConfig(
           {
-            ISOTOPE_AUTH_TOKENS: `a:read:${hash},b:root:${hash},a:write:${hash},c:read:not-a-hash`,
+            ISOTOPE_AUTH_TOKENS: `a:read:${hash},b:root:${other},a:write:${hash.slice(1)}0,c:read:not-a-hash`,
             ISOTOPE_AUTH_PROTECT_HEALTH: "maybe",
           },
           [],
@@ -124,6 +124,15 @@ describe("loadConfig", () => {
       ]);
       // A value pasted by mistake (a raw token, say) is never echoed back.
       expect(problems.join("\n")).not.toContain("not-a-hash");
+    });
+
+    it("refuses one token configured under two names, whatever the case of its hash", () => {
+      const yaml = file(
+        `auth:\n  tokens:\n    - { name: engine, role: read, sha256: ${hash} }\n    - { name: ops, role: admin, sha256: ${hash.toUpperCase()} }\n`,
+      );
+      expect(() => loadConfig({}, [], yaml)).toThrow(
+        new ConfigError(["auth.tokens[1]: same sha256 as auth.tokens[0]: one token, one name"]),
+      );
     });
 
     it("refuses auth.tokens that is not a list", () => {
