@@ -6,7 +6,7 @@
 //
 // One backend (PGlite) only: TLS sits below the interceptors and the repository, which
 // test/security.test.ts and the other suites cover on every backend.
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { promisify } from "node:util";
 import { create } from "@bufbuild/protobuf";
@@ -216,6 +216,45 @@ describe("the TLS settings", () => {
       "tls.cert_file: cannot read /nonexistent/cert.pem (ENOENT)",
       "tls.client_ca_file: cannot read /nonexistent/ca (ENOENT)",
     ]);
+  });
+
+  it("name the setting whose file is not what it should be", () => {
+    const problems = (config: Parameters<typeof readTlsMaterial>[0]) => {
+      try {
+        readTlsMaterial(config);
+        return [];
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+    };
+    const { paths } = certs;
+    expect(problems({ certFile: paths.serverCert, keyFile: paths.serverKey, clientCaFile: paths.ca })).toEqual([]);
+    expect(problems({ certFile: paths.serverCert, keyFile: paths.clientKey, clientCaFile: undefined })).toEqual([
+      "tls.key_file: not the private key of the certificate in tls.cert_file",
+    ]);
+    expect(problems({ certFile: paths.serverKey, keyFile: paths.serverCert, clientCaFile: paths.clientKey })).toEqual([
+      "tls.cert_file: not a PEM certificate",
+      "tls.key_file: not a PEM private key",
+      "tls.client_ca_file: not a PEM certificate",
+    ]);
+  });
+
+  it("stop the real process at start, exit code 2, when the key is not the certificate's", {
+    timeout: 60_000,
+  }, async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--data-dir", `${certs.dir}/never`], {
+      env: {
+        ...process.env,
+        ISOTOPE_TLS_CERT_FILE: certs.paths.serverCert,
+        ISOTOPE_TLS_KEY_FILE: certs.paths.clientKey,
+      },
+    });
+    let stderr = "";
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    expect(await new Promise((resolve) => child.on("exit", resolve))).toBe(2);
+    expect(stderr).toContain("tls.key_file: not the private key of the certificate in tls.cert_file");
   });
 
   it("start the real process with TLS and tokens from the environment", { timeout: 60_000 }, async () => {
