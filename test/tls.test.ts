@@ -137,6 +137,36 @@ describe("TLS with a certificate and key", () => {
   });
 });
 
+describe("shutdown over TLS", () => {
+  it("closes connections that HTTP/2 and HTTP/1.1 clients hold open, within the grace period", async () => {
+    const server = await startServer(embedded, testLimits, 0, [], undefined, {
+      tls: { cert: certs.serverCert, key: certs.serverKey, clientCa: certs.ca },
+    });
+    const grpcJs = grpc.credentials.createSsl(certs.ca, certs.clientKey, certs.clientCert);
+    const held = new grpc.Client(`127.0.0.1:${server.port}`, grpcJs);
+    const tls = { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey };
+    const clients = (["grpc", "connect"] as const).map((protocol) =>
+      createSessionClient({ baseUrl: server.url, protocol, tls, retry: false, timeoutMs: 5000 }),
+    );
+    try {
+      expect(await grpcJsHealth(server.port, grpcJs)).toBe("SERVING");
+      await new Promise<void>((resolve, reject) =>
+        held.waitForReady(Date.now() + 5000, (error) => (error ? reject(error) : resolve())),
+      );
+      for (const client of clients) await client.checkConnection({});
+      // Every connection is idle and open now: close() must not wait for the clients to leave.
+      const started = performance.now();
+      await server.stop();
+      // ~300 ms here; stop() gives in-flight RPCs 2 s, and none is in flight.
+      expect(performance.now() - started).toBeLessThan(2000);
+      // And the port is closed: nothing to connect to (reported like a failed handshake).
+      expect(await failure(clients[0]?.checkConnection({}) ?? Promise.resolve())).toBeOneOf(handshakeFailed);
+    } finally {
+      held.close();
+    }
+  });
+});
+
 describe("mutual TLS with a client CA", () => {
   let server: RunningServer;
   const token = "mtls-and-a-token";
