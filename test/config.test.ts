@@ -1,4 +1,6 @@
 // loadConfig is pure: configurations are built from literal env, argv and file text.
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, settings } from "../src/config.js";
@@ -133,6 +135,24 @@ describe("loadConfig", () => {
       expect(() => loadConfig({}, [], yaml)).toThrow(
         new ConfigError(["auth.tokens[1]: same sha256 as auth.tokens[0]: one token, one name"]),
       );
+    });
+
+    it("accepts what `npm run hash-token` prints, from an argument or from stdin", async () => {
+      const token = "engine-token-from-the-vault";
+      const run = (args: string[], input?: string) =>
+        new Promise<{ code: number | null; stdout: string }>((resolve) => {
+          const child = execFile(process.execPath, ["scripts/hash-token.mjs", ...args], (error, stdout) =>
+            resolve({ code: error ? (error.code as number) : 0, stdout }),
+          );
+          child.stdin?.end(input);
+        });
+      const expected = `${createHash("sha256").update(token).digest("hex")}\n`;
+      expect(await run([token])).toEqual({ code: 0, stdout: expected });
+      // `openssl rand -hex 32 | tee token | npm run -s hash-token`: the newline is not the token's.
+      expect(await run([], `${token}\n`)).toEqual({ code: 0, stdout: expected });
+      expect((await run([], "")).code).toBe(2);
+      const config = loadConfig({ ISOTOPE_AUTH_TOKENS: `engine:write:${expected.trim()}` }, [], noFile);
+      expect(config.auth.tokens).toEqual([{ name: "engine", role: "write", sha256: expected.trim() }]);
     });
 
     it("refuses auth.tokens that is not a list", () => {
