@@ -7,7 +7,7 @@ import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import http2 from "node:http2";
 import { ConfigError, type TlsConfig } from "./config.js";
-import type { Handler, Listener } from "./listener.js";
+import { defaultSniffTimeoutMs, type Handler, type Listener } from "./listener.js";
 
 /** PEM contents of the files TlsConfig names. */
 export interface TlsMaterial {
@@ -70,11 +70,20 @@ function mismatches(material: TlsMaterial): string[] {
   return problems;
 }
 
-/** The TLS counterpart of createDualListener: one secure server for both HTTP versions. */
-export function createTlsListener(handler: Handler, material: TlsMaterial): Listener {
+/**
+ * The TLS counterpart of createDualListener: one secure server for both HTTP versions. A peer that
+ * has not finished its handshake within `handshakeTimeoutMs` is dropped, as cleartext drops one
+ * that has not spoken (node's own default would let it hold a descriptor for two minutes).
+ */
+export function createTlsListener(
+  handler: Handler,
+  material: TlsMaterial,
+  options: { handshakeTimeoutMs?: number } = {},
+): Listener {
   const server = http2.createSecureServer(
     {
       allowHTTP1: true,
+      handshakeTimeout: options.handshakeTimeoutMs ?? defaultSniffTimeoutMs,
       ALPNProtocols: ["h2", "http/1.1"],
       cert: material.cert,
       key: material.key,

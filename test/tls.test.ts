@@ -8,6 +8,7 @@
 // test/security.test.ts and the other suites cover on every backend.
 import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
+import net, { type AddressInfo } from "node:net";
 import { promisify } from "node:util";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
@@ -18,7 +19,7 @@ import { ServerReflection, ServerReflectionRequestSchema } from "../gen/grpc/ref
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/health/v1/health_pb.js";
 import { createSessionClient } from "../packages/client/src/index.js";
 import { ConfigError } from "../src/config.js";
-import { readTlsMaterial } from "../src/tls.js";
+import { createTlsListener, readTlsMaterial } from "../src/tls.js";
 import { type Certificates, makeCertificates } from "./support/certificates.js";
 import { embedded } from "./support/databases.js";
 import { type RunningServer, startServer, testLimits } from "./support/server.js";
@@ -134,6 +135,28 @@ describe("TLS with a certificate and key", () => {
     expect(await grpcJsHealth(server.port, grpc.credentials.createInsecure())).toBe("error UNAVAILABLE");
     const untrusting = createSessionClient({ baseUrl: server.url, retry: false, timeoutMs: 5000 });
     expect(await failure(untrusting.checkConnection({}))).toBeOneOf(handshakeFailed);
+  });
+});
+
+describe("a TLS port", () => {
+  it("drops a connection that never completes its handshake", async () => {
+    const listener = createTlsListener(
+      () => {},
+      { cert: certs.serverCert, key: certs.serverKey },
+      {
+        handshakeTimeoutMs: 200,
+      },
+    );
+    await new Promise<void>((resolve) => listener.net.listen(0, "127.0.0.1", resolve));
+    const { port } = listener.net.address() as AddressInfo;
+    const started = Date.now();
+    await new Promise<void>((resolve) => {
+      const socket = net.connect(port, "127.0.0.1");
+      socket.on("error", () => {});
+      socket.on("close", () => resolve());
+    });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+    await new Promise((resolve) => listener.net.close(resolve));
   });
 });
 
