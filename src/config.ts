@@ -448,6 +448,8 @@ function authTokens(found: [string, unknown] | undefined, problems: string[]): T
   }
   const tokens: TokenConfig[] = [];
   const names = new Set<string>();
+  // One token under two names would take whichever role comes first: refuse the ambiguity.
+  const hashes = new Map<string, string>();
   entries.forEach((entry, i) => {
     const where = `${source}[${i}]`;
     const { name, role, sha256 } = (entry ?? {}) as Record<string, unknown>;
@@ -462,6 +464,10 @@ function authTokens(found: [string, unknown] | undefined, problems: string[]): T
     if (!roles.includes(role as Role)) problems.push(`${where}: role must be one of ${roles.join(", ")}`);
     if (typeof sha256 !== "string" || !/^[0-9a-fA-F]{64}$/.test(sha256)) {
       problems.push(`${where}: sha256 must be 64 hex digits, the SHA-256 of the token (npm run hash-token)`);
+    } else {
+      const first = hashes.get(sha256.toLowerCase());
+      if (first !== undefined) problems.push(`${where}: same sha256 as ${first}: one token, one name`);
+      else hashes.set(sha256.toLowerCase(), where);
     }
     if (problems.length === problemsBefore) {
       tokens.push({ name: name as string, role: role as Role, sha256: (sha256 as string).toLowerCase() });

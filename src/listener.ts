@@ -30,8 +30,8 @@ export interface DualListener extends Listener {
   readonly http2: http2.Http2Server;
 }
 
-/** A connection that has not said which protocol it speaks by then is closed. */
-const defaultSniffTimeoutMs = 10_000;
+/** A connection that has not said which protocol it speaks by then is closed (TLS: handshaken). */
+export const defaultSniffTimeoutMs = 10_000;
 
 export function createDualListener(
   handler: Handler,

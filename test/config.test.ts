@@ -1,4 +1,6 @@
 // loadConfig is pure: configurations are built from literal env, argv and file text.
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, settings } from "../src/config.js";
@@ -105,7 +107,7 @@ describe("loadConfig", () => {
       try {
         loadConfig(
           {
-            ISOTOPE_AUTH_TOKENS: `a:read:${hash},b:root:${hash},a:write:${hash},c:read:not-a-hash`,
+            ISOTOPE_AUTH_TOKENS: `a:read:${hash},b:root:${other},a:write:${hash.slice(1)}0,c:read:not-a-hash`,
             ISOTOPE_AUTH_PROTECT_HEALTH: "maybe",
           },
           [],
@@ -124,6 +126,33 @@ describe("loadConfig", () => {
       ]);
       // A value pasted by mistake (a raw token, say) is never echoed back.
       expect(problems.join("\n")).not.toContain("not-a-hash");
+    });
+
+    it("refuses one token configured under two names, whatever the case of its hash", () => {
+      const yaml = file(
+        `auth:\n  tokens:\n    - { name: engine, role: read, sha256: ${hash} }\n    - { name: ops, role: admin, sha256: ${hash.toUpperCase()} }\n`,
+      );
+      expect(() => loadConfig({}, [], yaml)).toThrow(
+        new ConfigError(["auth.tokens[1]: same sha256 as auth.tokens[0]: one token, one name"]),
+      );
+    });
+
+    it("accepts what `npm run hash-token` prints, from an argument or from stdin", async () => {
+      const token = "engine-token-from-the-vault";
+      const run = (args: string[], input?: string) =>
+        new Promise<{ code: number | null; stdout: string }>((resolve) => {
+          const child = execFile(process.execPath, ["scripts/hash-token.mjs", ...args], (error, stdout) =>
+            resolve({ code: error ? (error.code as number) : 0, stdout }),
+          );
+          child.stdin?.end(input);
+        });
+      const expected = `${createHash("sha256").update(token).digest("hex")}\n`;
+      expect(await run([token])).toEqual({ code: 0, stdout: expected });
+      // `openssl rand -hex 32 | tee token | npm run -s hash-token`: the newline is not the token's.
+      expect(await run([], `${token}\n`)).toEqual({ code: 0, stdout: expected });
+      expect((await run([], "")).code).toBe(2);
+      const config = loadConfig({ ISOTOPE_AUTH_TOKENS: `engine:write:${expected.trim()}` }, [], noFile);
+      expect(config.auth.tokens).toEqual([{ name: "engine", role: "write", sha256: expected.trim() }]);
     });
 
     it("refuses auth.tokens that is not a list", () => {

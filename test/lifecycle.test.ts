@@ -21,6 +21,14 @@ describe("the embedded backend as a process", () => {
     const first = await startService(["--data-dir", dataDir]);
     const opening = first.lines().slice(0, 3);
     expect(opening.some((line) => line.backend === "embedded" && line.data_dir === dataDir)).toBe(true);
+    // Without tokens or a certificate nothing is guarded, and the log says so (as a warning).
+    expect(first.lines()).toContainEqual(
+      expect.objectContaining({
+        level: 40,
+        msg: "access control is off: no auth.tokens configured, every call is allowed",
+      }),
+    );
+    expect(first.lines()).toContainEqual(expect.objectContaining({ tls: "off" }));
     const saved = await clientFor(first).save({ sessionId: "kept", data: { messages: [{ content: "remember me" }] } });
     await clientFor(first).save({
       sessionId: "kept",

@@ -1,14 +1,14 @@
 // Access control over real sockets: every SessionService method × every kind of caller (read,
 // write and admin tokens, no token, a wrong token), through the three ways a call reaches the
-// handlers — gRPC from connect-node and from grpc-js (the unary ones take the gRPC fast path) and
-// the Connect protocol over HTTP/1.1 (connect-node's router). Health and reflection are open
+// handlers — gRPC from connect-node and from grpc-js (the unary ones take the gRPC fast path), and
+// Connect (HTTP/1.1 and HTTP/2) and gRPC-Web through connect-node's router. Health and reflection are open
 // unless protected; tokens never reach the log; a refused Save changes nothing.
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import { create, type DescMethod, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ServerReflection, ServerReflectionRequestSchema } from "../gen/grpc/reflection/v1/reflection_pb.js";
@@ -159,6 +159,10 @@ describe.each(backends())("access control on $name", (backend) => {
       createGrpcTransport({ baseUrl: server.url, interceptors: [bearer(token)] }),
     "Connect over HTTP/1.1 (connect-node router)": (token: string | undefined) =>
       createConnectTransport({ baseUrl: server.url, httpVersion: "1.1", interceptors: [bearer(token)] }),
+    "Connect over HTTP/2 (connect-node router)": (token: string | undefined) =>
+      createConnectTransport({ baseUrl: server.url, httpVersion: "2", interceptors: [bearer(token)] }),
+    "gRPC-Web over HTTP/1.1 (connect-node router)": (token: string | undefined) =>
+      createGrpcWebTransport({ baseUrl: server.url, httpVersion: "1.1", interceptors: [bearer(token)] }),
   };
 
   it.each(Object.keys(transports))("every method × every caller over %s", async (name) => {

@@ -6,8 +6,9 @@
 //
 // One backend (PGlite) only: TLS sits below the interceptors and the repository, which
 // test/security.test.ts and the other suites cover on every backend.
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
+import net, { type AddressInfo } from "node:net";
 import { promisify } from "node:util";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
@@ -18,7 +19,7 @@ import { ServerReflection, ServerReflectionRequestSchema } from "../gen/grpc/ref
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/health/v1/health_pb.js";
 import { createSessionClient } from "../packages/client/src/index.js";
 import { ConfigError } from "../src/config.js";
-import { readTlsMaterial } from "../src/tls.js";
+import { createTlsListener, readTlsMaterial } from "../src/tls.js";
 import { type Certificates, makeCertificates } from "./support/certificates.js";
 import { embedded } from "./support/databases.js";
 import { type RunningServer, startServer, testLimits } from "./support/server.js";
@@ -137,6 +138,58 @@ describe("TLS with a certificate and key", () => {
   });
 });
 
+describe("a TLS port", () => {
+  it("drops a connection that never completes its handshake", async () => {
+    const listener = createTlsListener(
+      () => {},
+      { cert: certs.serverCert, key: certs.serverKey },
+      {
+        handshakeTimeoutMs: 200,
+      },
+    );
+    await new Promise<void>((resolve) => listener.net.listen(0, "127.0.0.1", resolve));
+    const { port } = listener.net.address() as AddressInfo;
+    const started = Date.now();
+    await new Promise<void>((resolve) => {
+      const socket = net.connect(port, "127.0.0.1");
+      socket.on("error", () => {});
+      socket.on("close", () => resolve());
+    });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+    await new Promise((resolve) => listener.net.close(resolve));
+  });
+});
+
+describe("shutdown over TLS", () => {
+  it("closes connections that HTTP/2 and HTTP/1.1 clients hold open, within the grace period", async () => {
+    const server = await startServer(embedded, testLimits, 0, [], undefined, {
+      tls: { cert: certs.serverCert, key: certs.serverKey, clientCa: certs.ca },
+    });
+    const grpcJs = grpc.credentials.createSsl(certs.ca, certs.clientKey, certs.clientCert);
+    const held = new grpc.Client(`127.0.0.1:${server.port}`, grpcJs);
+    const tls = { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey };
+    const clients = (["grpc", "connect"] as const).map((protocol) =>
+      createSessionClient({ baseUrl: server.url, protocol, tls, retry: false, timeoutMs: 5000 }),
+    );
+    try {
+      expect(await grpcJsHealth(server.port, grpcJs)).toBe("SERVING");
+      await new Promise<void>((resolve, reject) =>
+        held.waitForReady(Date.now() + 5000, (error) => (error ? reject(error) : resolve())),
+      );
+      for (const client of clients) await client.checkConnection({});
+      // Every connection is idle and open now: close() must not wait for the clients to leave.
+      const started = performance.now();
+      await server.stop();
+      // ~300 ms here; stop() gives in-flight RPCs 2 s, and none is in flight.
+      expect(performance.now() - started).toBeLessThan(2000);
+      // And the port is closed: nothing to connect to (reported like a failed handshake).
+      expect(await failure(clients[0]?.checkConnection({}) ?? Promise.resolve())).toBeOneOf(handshakeFailed);
+    } finally {
+      held.close();
+    }
+  });
+});
+
 describe("mutual TLS with a client CA", () => {
   let server: RunningServer;
   const token = "mtls-and-a-token";
@@ -216,6 +269,45 @@ describe("the TLS settings", () => {
       "tls.cert_file: cannot read /nonexistent/cert.pem (ENOENT)",
       "tls.client_ca_file: cannot read /nonexistent/ca (ENOENT)",
     ]);
+  });
+
+  it("name the setting whose file is not what it should be", () => {
+    const problems = (config: Parameters<typeof readTlsMaterial>[0]) => {
+      try {
+        readTlsMaterial(config);
+        return [];
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+    };
+    const { paths } = certs;
+    expect(problems({ certFile: paths.serverCert, keyFile: paths.serverKey, clientCaFile: paths.ca })).toEqual([]);
+    expect(problems({ certFile: paths.serverCert, keyFile: paths.clientKey, clientCaFile: undefined })).toEqual([
+      "tls.key_file: not the private key of the certificate in tls.cert_file",
+    ]);
+    expect(problems({ certFile: paths.serverKey, keyFile: paths.serverCert, clientCaFile: paths.clientKey })).toEqual([
+      "tls.cert_file: not a PEM certificate",
+      "tls.key_file: not a PEM private key",
+      "tls.client_ca_file: not a PEM certificate",
+    ]);
+  });
+
+  it("stop the real process at start, exit code 2, when the key is not the certificate's", {
+    timeout: 60_000,
+  }, async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--data-dir", `${certs.dir}/never`], {
+      env: {
+        ...process.env,
+        ISOTOPE_TLS_CERT_FILE: certs.paths.serverCert,
+        ISOTOPE_TLS_KEY_FILE: certs.paths.clientKey,
+      },
+    });
+    let stderr = "";
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    expect(await new Promise((resolve) => child.on("exit", resolve))).toBe(2);
+    expect(stderr).toContain("tls.key_file: not the private key of the certificate in tls.cert_file");
   });
 
   it("start the real process with TLS and tokens from the environment", { timeout: 60_000 }, async () => {
