@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SaveRequestSchema, SessionService } from "../gen/isotope/session/v1/session_pb.js";
 import { createDualListener } from "../src/listener.js";
 import { backends } from "./support/databases.js";
+import { silentConnectionLifetime } from "./support/ports.js";
 import { type RunningServer, startServer, tableChecksum, testLimits } from "./support/server.js";
 
 const service = "/isotope.session.v1.SessionService";
@@ -548,15 +549,6 @@ describe.each(backends())("hostile input on $name", (backend) => {
 describe("the port's protocol sniffing", () => {
   it("drops a connection that sends nothing within the sniff timeout", async () => {
     const listener = createDualListener(() => {}, { sniffTimeoutMs: 200 });
-    await new Promise<void>((resolve) => listener.net.listen(0, "127.0.0.1", resolve));
-    const { port } = listener.net.address() as net.AddressInfo;
-    const started = Date.now();
-    await new Promise<void>((resolve) => {
-      const socket = net.connect(port, "127.0.0.1");
-      socket.on("error", () => {});
-      socket.on("close", () => resolve());
-    });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
-    await new Promise((resolve) => listener.net.close(resolve));
+    expect(await silentConnectionLifetime(listener.net)).toBeGreaterThanOrEqual(150);
   });
 });

@@ -8,7 +8,6 @@
 // test/security.test.ts and the other suites cover on every backend.
 import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import net, { type AddressInfo } from "node:net";
 import { promisify } from "node:util";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
@@ -22,6 +21,7 @@ import { ConfigError } from "../src/config.js";
 import { createTlsListener, readTlsMaterial } from "../src/tls.js";
 import { type Certificates, makeCertificates } from "./support/certificates.js";
 import { embedded } from "./support/databases.js";
+import { silentConnectionLifetime } from "./support/ports.js";
 import { type RunningServer, startServer, testLimits } from "./support/server.js";
 import { startService, stop } from "./support/service.js";
 
@@ -147,16 +147,7 @@ describe("a TLS port", () => {
         handshakeTimeoutMs: 200,
       },
     );
-    await new Promise<void>((resolve) => listener.net.listen(0, "127.0.0.1", resolve));
-    const { port } = listener.net.address() as AddressInfo;
-    const started = Date.now();
-    await new Promise<void>((resolve) => {
-      const socket = net.connect(port, "127.0.0.1");
-      socket.on("error", () => {});
-      socket.on("close", () => resolve());
-    });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
-    await new Promise((resolve) => listener.net.close(resolve));
+    expect(await silentConnectionLifetime(listener.net)).toBeGreaterThanOrEqual(150);
   });
 });
 
