@@ -25,7 +25,7 @@ import {
   SessionService,
 } from "../gen/isotope/session/v1/session_pb.js";
 import { openPostgres } from "../src/db/postgres.js";
-import { createSessionRepository } from "../src/sessions/repository.js";
+import { createSessionRepository } from "../src/sessions/repository/create.js";
 import { closedLoop, type Operation, sessionData, sessionId, type Workload } from "./workload.js";
 
 export interface DriverArgs {

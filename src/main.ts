@@ -1,17 +1,11 @@
 /**
- * The service's entry point: loadConfig → openDatabase → migrate → createServer → listen;
- * SIGTERM / SIGINT → drain, close the database, exit 0.
+ * The process: loadConfig → createApp → listen; SIGTERM / SIGINT → app.stop → exit 0.
+ * Exit codes: 2 for a configuration error (every problem listed), 1 when start-up fails.
  */
 import pino from "pino";
-import { ConfigError, loadConfig } from "./config.js";
-import { migrate } from "./db/migrate.js";
-import { openDatabase } from "./db/open.js";
-import { createServer } from "./server.js";
-import { withCache } from "./sessions/cache.js";
-import { withGroupCommit } from "./sessions/group-commit.js";
-import { createSessionRepository } from "./sessions/repository.js";
-import { openSpool } from "./sessions/spool.js";
-import { readTlsMaterial, type TlsMaterial } from "./tls.js";
+import { createApp } from "./app.js";
+import { type Config, ConfigError, loadConfig } from "./config/load-config.js";
+import { readTlsMaterial, type TlsMaterial } from "./transport/tls.js";
 
 // Log lines are written asynchronously, batched while a write is in flight: a synchronous
 // write(2) per RPC line cost ~5 % of the server's CPU under load (bench/RESULTS.md). Every exit
@@ -19,7 +13,7 @@ import { readTlsMaterial, type TlsMaterial } from "./tls.js";
 const destination = pino.destination({ dest: 1, sync: false });
 
 async function main(): Promise<void> {
-  let config: ReturnType<typeof loadConfig>;
+  let config: Config;
   let tls: TlsMaterial | undefined;
   try {
     config = loadConfig(process.env, process.argv.slice(2));
@@ -53,31 +47,8 @@ async function main(): Promise<void> {
   );
   log.info({ config_file: config.configFile ?? null, table: config.table }, "isotope-sessions starting");
 
-  const db = await openDatabase(config.database, log);
-  const { applied } = await migrate(db, { table: config.table }, log);
-  if (applied.length > 0) log.info({ applied }, "migrations applied");
-  const grouped = withGroupCommit(createSessionRepository(db, config.table), {
-    ...config.groupCommit,
-    // Half the pool writes batches, the rest stays free for reads; PGlite has one connection.
-    maxInFlight: config.database.kind === "postgres" ? Math.max(1, Math.floor(config.database.poolMax / 2)) : 1,
-  });
-  const cache = withCache(grouped, db, config.table, config.cacheBytes);
-  const repository = cache.repository;
-  log.info({ cache_bytes: config.cacheBytes, group_commit: config.groupCommit }, "hot cache and group commit");
-  const spool = config.spoolDir === undefined ? undefined : await openSpool(config.spoolDir, repository, log);
-  if (spool) log.info({ spool_dir: spool.directory, pending: spool.status().pending }, "outage spool enabled");
-  const server = createServer({
-    db,
-    repository,
-    limits: config.limits,
-    log,
-    corsOrigins: config.corsOrigins,
-    spool,
-    cache,
-    auth: config.auth,
-    tls,
-  });
-  const port = await server.listen(config.port, config.host);
+  const app = await createApp(config, { log, tls });
+  const port = await app.listen(config.port, config.host);
   if (config.auth.tokens.length === 0) {
     log.warn("access control is off: no auth.tokens configured, every call is allowed");
   } else {
@@ -97,17 +68,17 @@ async function main(): Promise<void> {
     },
     config.tls === undefined ? "cleartext: no TLS certificate configured" : "TLS on",
   );
-  log.info({ port, host: config.host ?? "all interfaces", backend: db.backend, database: db.location }, "serving");
+  log.info(
+    { port, host: config.host ?? "all interfaces", backend: app.db.backend, database: app.db.location },
+    "serving",
+  );
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal, grace_ms: config.shutdownGraceMs }, "shutting down");
-    await server.close(config.shutdownGraceMs);
-    await spool?.close();
-    await cache.close();
-    await db.close();
+    await app.stop(config.shutdownGraceMs);
     log.info("stopped");
     destination.flushSync();
     process.exit(0);

@@ -35,6 +35,8 @@ export interface Db extends Queryable {
   readonly backend: "postgres" | "embedded";
   /** Where the data lives: the database name (postgres) or the data directory (embedded). */
   readonly location: string;
+  /** Most connections the pool opens (1 for PGlite): what concurrent batches may hold. */
+  readonly poolMax: number;
   /** Runs `fn` in one transaction on one connection: COMMIT when it resolves, ROLLBACK when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>, signal?: AbortSignal): Promise<T>;
   poolStats(): PoolStats;

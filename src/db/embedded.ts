@@ -16,7 +16,7 @@ export async function openEmbedded(options: { dataDir: string }, log: Logger): P
   mkdirSync(dataDir, { recursive: true });
   // relaxedDurability stays false (the default): a statement resolves only after PGlite has handed
   // its changes to the file system. Its Node file layer writes through with synchronous write(2)
-  // calls — so an acknowledged write survives the process being killed (test/crash.test.ts) —
+  // calls — so an acknowledged write survives the process being killed (test/e2e/crash.test.ts) —
   // but makes fsync a no-op, so the operating system may still hold it in its page cache.
   const pglite = await PGlite.create(dataDir, { relaxedDurability: false });
   log.warn(
@@ -58,6 +58,7 @@ export async function openEmbedded(options: { dataDir: string }, log: Logger): P
   return {
     backend: "embedded",
     location: dataDir,
+    poolMax: 1,
     query: (sql, params, signal) => exclusive(() => run(pglite, sql, params, signal), signal),
     transaction: (fn, signal) =>
       exclusive(

@@ -122,6 +122,7 @@ export async function openPostgres(options: PostgresOptions, log: Logger): Promi
   const db: Db = {
     backend: "postgres",
     location: options.database ?? databaseFromUrl(options.connectionString) ?? "postgres",
+    poolMax: options.poolMax,
     query: (sql, params, signal) => withClient((client) => run(client, sql, params, signal), signal),
     transaction: (fn, signal) =>
       withClient(async (client) => {

@@ -5,7 +5,7 @@
 import { create, type JsonObject } from "@bufbuild/protobuf";
 import { type Duration, DurationSchema, type Timestamp, TimestampSchema } from "@bufbuild/protobuf/wkt";
 import { type Session, SessionSchema } from "../../gen/isotope/session/v1/session_pb.js";
-import type { Micros, StoredSession } from "./repository.js";
+import type { Micros, StoredSession } from "./repository/contract.js";
 import { invalidArgument } from "./validate.js";
 
 export function toTimestamp(micros: Micros): Timestamp {

@@ -5,8 +5,8 @@
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { Limits } from "../config.js";
-import type { Micros } from "./repository.js";
+import type { Limits } from "../config/load-config.js";
+import type { Micros } from "./repository/contract.js";
 
 export function invalidArgument(field: string, problem: string): ConnectError {
   return new ConnectError(`${field}: ${problem}`, Code.InvalidArgument);
@@ -92,7 +92,7 @@ export function positiveDuration(value: Duration, field: string): bigint {
 
 // An expiry is read back as a Timestamp, which JSON (Connect, gRPC-Web+json, curl) can only write up
 // to 9999-12-31: a 10,000-year expires_in stored year 12026 and made every JSON read of that
-// session — and every List page holding it — fail with INTERNAL (test/hostile.test.ts). A bound
+// session — and every List page holding it — fail with INTERNAL (test/e2e/hostile.test.ts). A bound
 // without a clock: 1,000 years from any date before 8999 stays inside the range.
 const maxExpiresInSeconds = 31_557_600_000n; // 1,000 Julian years
 

@@ -1,15 +1,12 @@
-// Boots the real service in-process on a real socket (port 0) over a fresh database of one backend.
+// Boots the real service in-process on a real socket (port 0) over a fresh database of one
+// backend, through the same composition root as src/main.ts.
 import { Writable } from "node:stream";
 import pino, { type Logger } from "pino";
-import { type AuthConfig, defaults, type Limits } from "../../src/config.js";
+import { type App, type AppConfig, createApp } from "../../src/app.js";
+import { type AuthConfig, defaults, type Limits } from "../../src/config/load-config.js";
 import type { Db } from "../../src/db/database.js";
-import { migrate } from "../../src/db/migrate.js";
-import { createServer } from "../../src/server.js";
-import { withCache } from "../../src/sessions/cache.js";
-import { withGroupCommit } from "../../src/sessions/group-commit.js";
-import { createSessionRepository } from "../../src/sessions/repository.js";
-import { openSpool, type Spool } from "../../src/sessions/spool.js";
-import type { TlsMaterial } from "../../src/tls.js";
+import type { Spool } from "../../src/sessions/repository/spool.js";
+import type { TlsMaterial } from "../../src/transport/tls.js";
 import type { Backend } from "./databases.js";
 
 export interface RunningServer {
@@ -48,6 +45,45 @@ export interface ServerOptions {
   tls?: TlsMaterial;
 }
 
+/** The configuration tests run with: production's defaults, small limits, a small cache. */
+export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
+  return {
+    database: { kind: "embedded", dataDir: "unused: tests pass an open database" },
+    table: "isotope_sessions",
+    limits: testLimits,
+    cacheBytes: 8 * 1024 * 1024,
+    groupCommit: { maxBatch: 64, windowMs: 0 },
+    spoolDir: undefined,
+    corsOrigins: ["https://engine.example"],
+    auth: { tokens: [], protectHealth: false, protectReflection: false },
+    ...overrides,
+  };
+}
+
+/** The app over a fresh database of `backend`, not listening: for in-memory tests. */
+export async function startApp(
+  backend: Backend,
+  overrides: Partial<AppConfig> = {},
+  deps: { tls?: TlsMaterial; logs?: Array<Record<string, unknown>> } = {},
+): Promise<{ app: App; logs: Array<Record<string, unknown>>; stop(): Promise<void> }> {
+  const { db, cleanup } = await backend.open();
+  const logs = deps.logs ?? [];
+  const app = await createApp(testConfig(overrides), {
+    log: capturingLogger(logs),
+    db,
+    tls: deps.tls,
+    healthProbeMs: 200,
+  });
+  return {
+    app,
+    logs,
+    async stop() {
+      await app.stop(2000);
+      await cleanup();
+    },
+  };
+}
+
 export async function startServer(
   backend: Backend,
   limits: Limits = testLimits,
@@ -56,42 +92,20 @@ export async function startServer(
   spoolDir?: string,
   options: ServerOptions = {},
 ): Promise<RunningServer> {
-  const { db, cleanup } = await backend.open();
-  const table = "isotope_sessions";
-  const logs: Array<Record<string, unknown>> = [];
-  const log = capturingLogger(logs);
-  await migrate(db, { table }, log);
-  // As in production (src/main.ts): every server test also exercises group commit and the cache.
-  const grouped = withGroupCommit(createSessionRepository(db, table), { maxBatch: 64, windowMs: 0, maxInFlight: 2 });
-  const cache = withCache(grouped, db, table, 8 * 1024 * 1024);
-  const repository = cache.repository;
-  const spool = spoolDir === undefined ? undefined : await openSpool(spoolDir, repository, log);
-  const server = createServer({
-    db,
-    repository,
-    spool,
-    cache,
-    limits,
-    log,
-    healthProbeMs: 200,
-    corsOrigins,
-    auth: options.auth,
-    tls: options.tls,
-  });
-  const bound = await server.listen(port, "127.0.0.1");
+  const { app, logs, stop } = await startApp(
+    backend,
+    { limits, corsOrigins, spoolDir, ...(options.auth === undefined ? {} : { auth: options.auth }) },
+    { tls: options.tls },
+  );
+  const bound = await app.listen(port, "127.0.0.1");
   return {
     url: `${options.tls === undefined ? "http" : "https"}://127.0.0.1:${bound}`,
     port: bound,
-    db,
-    table,
+    db: app.db,
+    table: "isotope_sessions",
     logs,
-    spool,
-    async stop() {
-      await server.close(2000);
-      await spool?.close();
-      await cache.close();
-      await cleanup();
-    },
+    spool: app.spool,
+    stop,
   };
 }
 

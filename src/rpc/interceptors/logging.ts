@@ -1,0 +1,57 @@
+/**
+ * The logging interceptor: one line per RPC, written when the call ends — for a streaming RPC when
+ * its stream ends, with the code it ended with.
+ */
+import { Code, ConnectError, type Interceptor, type StreamResponse } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import { callerKey } from "./auth.js";
+import { afterStream } from "./stream-end.js";
+
+/**
+ * Logs one line per RPC: procedure, code, duration in ms, session_id when the request has one and
+ * the caller's token name when access control is on. Never the payload, never a header.
+ * INTERNAL errors are logged with their cause, which the client never sees.
+ */
+export function loggingInterceptor(log: Logger): Interceptor {
+  return (next) => async (req) => {
+    const started = performance.now();
+    const sessionId = req.stream ? undefined : (req.message as { sessionId?: unknown }).sessionId;
+    const fields = {
+      procedure: `${req.service.typeName}/${req.method.name}`,
+      ...(typeof sessionId === "string" && sessionId !== "" ? { session_id: sessionId.slice(0, 255) } : {}),
+    };
+    const finish = (error: unknown) => {
+      const duration_ms = Math.round((performance.now() - started) * 100) / 100;
+      const caller = req.contextValues.get(callerKey);
+      const line = caller === undefined ? fields : { ...fields, caller: caller.name };
+      // A peer that went away mid-stream ends the call early (or as a write error): it is a
+      // cancel (or the deadline), not a success and not a fault.
+      if (error === undefined && !req.signal.aborted) {
+        log.info({ ...line, code: "ok", duration_ms }, "rpc");
+        return;
+      }
+      const connectError = !req.signal.aborted
+        ? ConnectError.from(error)
+        : req.signal.reason instanceof ConnectError
+          ? req.signal.reason
+          : new ConnectError("the client went away", Code.Canceled);
+      const code = Code[connectError.code].replace(/[A-Z]/g, (c, i) => (i ? "_" : "") + c.toLowerCase());
+      if (connectError.code === Code.Internal || connectError.code === Code.Unknown) {
+        log.error({ ...line, code, duration_ms, err: connectError.cause ?? connectError }, "rpc failed");
+      } else {
+        log.info({ ...line, code, duration_ms, message: connectError.rawMessage }, "rpc");
+      }
+    };
+    try {
+      const response = await next(req);
+      if (!response.stream) {
+        finish(undefined);
+        return response;
+      }
+      return { ...response, message: afterStream(response.message, finish) } as StreamResponse;
+    } catch (error) {
+      finish(error);
+      throw error;
+    }
+  };
+}

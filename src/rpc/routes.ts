@@ -1,0 +1,88 @@
+/**
+ * What the port serves, as a Connect router: SessionService, grpc.health.v1.Health and gRPC
+ * reflection (v1 and v1alpha), behind one interceptor chain — logging, then access control, then
+ * the drain, then error mapping — shared by the Connect router and the gRPC fast path, so every
+ * protocol is logged, authorised and drained alike. Servable without a socket:
+ * `createRouterTransport(rpc.routes, { router: { interceptors: rpc.interceptors } })`.
+ */
+import { readFileSync } from "node:fs";
+import { createFileRegistry, type DescFile, fromBinary } from "@bufbuild/protobuf";
+import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import { file_health_v1_health } from "../../gen/health/v1/health_pb.js";
+import { file_isotope_session_v1_session, SessionService } from "../../gen/isotope/session/v1/session_pb.js";
+import type { AuthConfig, Limits } from "../config/load-config.js";
+import type { Db } from "../db/database.js";
+import { createSessionService } from "../sessions/handlers.js";
+import type { SessionCache } from "../sessions/repository/cache.js";
+import type { SessionRepository } from "../sessions/repository/contract.js";
+import type { Spool } from "../sessions/repository/spool.js";
+import { createHealth, type HealthService } from "./health.js";
+import { authInterceptor } from "./interceptors/auth.js";
+import { createDrain, type Drain } from "./interceptors/drain.js";
+import { errorInterceptor } from "./interceptors/errors.js";
+import { loggingInterceptor } from "./interceptors/logging.js";
+import { registerReflection } from "./reflection.js";
+
+export interface RpcDeps {
+  db: Db;
+  repository: SessionRepository;
+  limits: Limits;
+  log: Logger;
+  /** Bearer tokens and their roles; none = every call allowed. */
+  auth?: AuthConfig;
+  spool?: Spool;
+  cache?: SessionCache;
+}
+
+export interface Rpc {
+  /** Registers every service on a Connect router. */
+  routes(router: ConnectRouter): void;
+  /** The chain every call goes through, outermost first. */
+  interceptors: Interceptor[];
+  /** SessionService and its implementation, for the gRPC fast path. */
+  sessionServiceDesc: typeof SessionService;
+  sessionService: ServiceImpl<typeof SessionService>;
+  health: HealthService;
+  drain: Drain;
+}
+
+export function createRpc({ db, repository, limits, log, auth, spool, cache }: RpcDeps): Rpc {
+  const health = createHealth();
+  const drain = createDrain();
+  const sessionService = createSessionService({ db, repository, limits, spool, cache });
+  // Auth runs inside logging (a refused call is logged with its code, never its token) and before
+  // the drain: a refused call never counts as in flight, and an unauthenticated caller gets
+  // UNAUTHENTICATED even while we shut down — retrying on another replica would not help it.
+  const access = auth === undefined ? undefined : authInterceptor(auth);
+  const interceptors = [
+    loggingInterceptor(log),
+    ...(access === undefined ? [] : [access]),
+    drain.interceptor,
+    errorInterceptor(),
+  ];
+  const described = describedSessionFile();
+  return {
+    routes(router) {
+      router.service(SessionService, sessionService);
+      health.registerOn(router);
+      registerReflection(router, [described, file_health_v1_health]);
+    },
+    interceptors,
+    sessionServiceDesc: SessionService,
+    sessionService,
+    health,
+    drain,
+  };
+}
+
+/**
+ * The contract as reflection serves it: from the descriptor set `npm run generate` builds, which
+ * keeps the .proto comments (the descriptor embedded in gen/*_pb.ts drops them).
+ */
+function describedSessionFile(): DescFile {
+  const bytes = readFileSync(new URL("../../gen/isotope/session/v1/session.binpb", import.meta.url));
+  const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, bytes));
+  return registry.getFile(file_isotope_session_v1_session.proto.name) ?? file_isotope_session_v1_session;
+}

@@ -1,0 +1,166 @@
+/**
+ * The sessions repository's contract: the interface every layer of the stack implements — the
+ * SQL repository (create.ts) and the decorators over it (group commit, cache, spool) — and the
+ * promises each implementation keeps. It knows neither Connect nor protobuf. Expected outcomes
+ * are values (`undefined`, a conflict); only real failures throw, as the db room's error classes.
+ *
+ * Promises (test/contract/repository.test.ts runs them over every stack, on PGlite and PostgreSQL):
+ * - time is the database's (`now()`); timestamps leave as microseconds since the epoch (bigint),
+ *   so keyset cursors compare exactly;
+ * - `load` never returns an expired session, nor a soft-deleted one unless asked;
+ * - `save` bumps `version` by one on every write and reactivates a soft-deleted session;
+ * - every statement is keyed by session_id or is a bounded batch (no long locks).
+ */
+/** Microseconds since 1970-01-01T00:00:00Z, as the database computed them. */
+export type Micros = bigint;
+
+export interface StoredSession {
+  sessionId: string;
+  /** session_data as JSON text; undefined when the caller did not ask for data. */
+  dataJson: string | undefined;
+  metadataJson: string;
+  createdAt: Micros;
+  lastUpdated: Micros;
+  expiresAt: Micros | undefined;
+  version: bigint;
+  isActive: boolean;
+  messageCount: bigint;
+}
+
+export type Expiry = { kind: "never" } | { kind: "in"; micros: bigint } | { kind: "at"; micros: Micros };
+
+export interface SaveInput {
+  sessionId: string;
+  dataJson: string;
+  /** undefined keeps the stored metadata ({} for a new session). */
+  metadataJson: string | undefined;
+  expiry: Expiry;
+  /** Compare-and-set: 0n = must not exist; undefined = blind write. */
+  expectedVersion: bigint | undefined;
+}
+
+export type SaveResult =
+  | { kind: "saved"; session: StoredSession; created: boolean }
+  | { kind: "conflict"; currentVersion: bigint }
+  | { kind: "expiry-in-past" };
+
+export interface AppendInput {
+  sessionId: string;
+  /** The messages to add, as a JSON array. */
+  messagesJson: string;
+  /** Top-level keys of data to set, as a JSON object (undefined: none). */
+  setJson: string | undefined;
+  /** Top-level keys of data to remove. */
+  removeKeys: string[];
+  expectedVersion: bigint | undefined;
+}
+
+export type AppendResult =
+  | { kind: "appended"; session: StoredSession }
+  | { kind: "missing" }
+  | { kind: "conflict"; currentVersion: bigint }
+  /** data.messages exists but is not an array: there is nothing to append to. */
+  | { kind: "not-a-list" };
+
+export type TouchResult =
+  | { kind: "touched"; session: StoredSession }
+  | { kind: "missing" }
+  | { kind: "expiry-in-past" };
+
+export interface ListQuery {
+  limit: number;
+  offset: number;
+  /** Keyset cursor: the last row of the previous page. */
+  after: { lastUpdated: Micros; sessionId: string } | undefined;
+  includeInactive: boolean;
+  metadataFilterJson: string | undefined;
+  includeData: boolean;
+}
+
+export interface ScanQuery {
+  /** Start after this session_id ("" = from the beginning). */
+  startAfter?: string;
+  includeInactive: boolean;
+  metadataFilterJson: string | undefined;
+  batchSize: number;
+  includeData: boolean;
+}
+
+export interface Statistics {
+  totalSessions: bigint;
+  activeSessions: bigint;
+  inactiveSessions: bigint;
+  expiredSessions: bigint;
+  totalMessages: bigint;
+  avgMessagesPerSession: number;
+  totalDataBytes: bigint;
+  oldestCreatedAt: Micros | undefined;
+  latestUpdatedAt: Micros | undefined;
+  createdLast24h: bigint;
+}
+
+export interface CleanupOptions {
+  hardDelete: boolean;
+  /** Purge rows inactive for longer than this many microseconds; undefined purges nothing. */
+  purgeInactiveOlderThan: bigint | undefined;
+  batchSize: number;
+  dryRun: boolean;
+  /** Called after every batch with the running totals (for progress logs). */
+  onBatch?: (counts: { expired: number; purged: number }) => void;
+}
+
+/** A blind Save taken while the database was unavailable (see spool.ts), replayed in order. */
+export interface SpooledWrite {
+  seq: number;
+  sessionId: string;
+  dataJson: string;
+  /** undefined keeps the stored metadata, as in SaveInput. */
+  metadataJson: string | undefined;
+  expiresAt: Micros | undefined;
+  /** When it was spooled, on the service's estimate of the database clock. */
+  spooledAt: Micros;
+}
+
+export type ReplayResult =
+  | { kind: "applied"; version: bigint }
+  /** The session was written in the database after the first write was spooled: nothing applied. */
+  | { kind: "conflict"; currentVersion: bigint; lastUpdated: Micros };
+
+export interface SessionRepository {
+  save(input: SaveInput, signal?: AbortSignal): Promise<SaveResult>;
+  /**
+   * Group commit: many Saves of distinct sessions, none with an absolute expiry, written with one
+   * statement per shape (blind with / without metadata, create, compare-and-set) — usually one.
+   * Each statement commits on its own; results come back in input order. A conflict is a result
+   * for its own input only.
+   */
+  saveMany(inputs: readonly SaveInput[], signal?: AbortSignal): Promise<SaveResult[]>;
+  load(sessionId: string, includeInactive: boolean, signal?: AbortSignal): Promise<StoredSession | undefined>;
+  list(query: ListQuery, signal?: AbortSignal): Promise<StoredSession[]>;
+  /**
+   * Adds messages to an active, unexpired session without rewriting its history: the first Append
+   * moves its messages out of session_data (once), later ones insert rows only.
+   */
+  append(input: AppendInput, signal?: AbortSignal): Promise<AppendResult>;
+  /**
+   * Sets an active, unexpired session's expiry and last_updated (not its version or data).
+   * undefined when there is no such session.
+   */
+  touch(sessionId: string, expiry: Expiry, signal?: AbortSignal): Promise<TouchResult>;
+  /** Returns whether a session was deleted (false when missing, or already inactive for a soft delete). */
+  delete(sessionId: string, hard: boolean, signal?: AbortSignal): Promise<boolean>;
+  statistics(signal?: AbortSignal): Promise<Statistics>;
+  cleanup(options: CleanupOptions, signal?: AbortSignal): Promise<{ expired: number; purged: number }>;
+  /** Counts what `scan` will yield (an estimate under concurrent writes) and the expired rows it skips. */
+  countRestorable(query: ScanQuery, signal?: AbortSignal): Promise<{ restorable: bigint; expired: bigint }>;
+  /** Yields restorable sessions in session_id order, one keyset batch per round trip. */
+  scan(query: ScanQuery, signal?: AbortSignal): AsyncGenerator<StoredSession[]>;
+  /**
+   * Applies one session's spooled writes in order, in one transaction — unless the stored row
+   * changed after the first of them was spooled (last-writer-wins ordered by time: the database
+   * holds a later write), which is a conflict and changes nothing.
+   */
+  replaySpooled(sessionId: string, writes: readonly SpooledWrite[], signal?: AbortSignal): Promise<ReplayResult>;
+  /** A round trip; also returns the database clock, in microseconds since the epoch. */
+  ping(signal?: AbortSignal): Promise<{ serverVersion: string; now: Micros }>;
+}

@@ -1,0 +1,197 @@
+// The Db seam and migrations on real databases: adoption of the seed's table, migrations under an
+// advisory lock, cancellation and statement timeouts, and the embedded backend's persistence.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DatabaseAbortError, type Db } from "../../src/db/database.js";
+import { openEmbedded } from "../../src/db/embedded.js";
+import { assertTableName, loadMigrations, migrate } from "../../src/db/migrate.js";
+import { openPostgres } from "../../src/db/postgres.js";
+import { createSessionRepository } from "../../src/sessions/repository/create.js";
+import { backends, postgresUrl, silentLogger } from "../support/databases.js";
+
+const log = silentLogger();
+
+// The DDL the seed's Python manager ran, verbatim.
+const seedDdl = `CREATE TABLE isotope_sessions (
+    session_id VARCHAR(255) PRIMARY KEY,
+    session_data JSONB NOT NULL,
+    metadata JSONB DEFAULT '{}',
+    created_at TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP,
+    last_updated TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP,
+    expires_at TIMESTAMP WITH TIME ZONE,
+    version INTEGER DEFAULT 1,
+    is_active BOOLEAN DEFAULT TRUE)`;
+
+const indexNames = async (db: Db, table: string) =>
+  (
+    await db.query<{ indexname: string }>(
+      "SELECT indexname FROM pg_indexes WHERE tablename = $1 AND schemaname = current_schema() ORDER BY indexname",
+      [table],
+    )
+  ).rows.map((r) => r.indexname);
+
+describe.each(backends())("migrations on $name", (backend) => {
+  let db: Db;
+  let cleanup: () => Promise<void>;
+  beforeAll(async () => {
+    ({ db, cleanup } = await backend.open());
+  });
+  afterAll(async () => cleanup());
+
+  it("creates the seed's table with its four indexes, the keyset and metadata indexes, once", async () => {
+    expect((await migrate(db, { table: "fresh" }, log)).applied).toEqual([1, 2, 3, 4, 5]);
+    expect(await indexNames(db, "fresh")).toEqual([
+      "fresh_pkey",
+      "idx_fresh_created_at",
+      "idx_fresh_expires_at",
+      "idx_fresh_is_active",
+      "idx_fresh_last_updated",
+      "idx_fresh_list_keyset",
+      "idx_fresh_metadata",
+      "idx_fresh_user_list",
+    ]);
+    expect((await migrate(db, { table: "fresh" }, log)).applied).toEqual([]);
+  });
+
+  it("adopts a table the seed's manager made, rows intact", async () => {
+    await db.query(seedDdl);
+    await db.query(
+      `INSERT INTO isotope_sessions (session_id, session_data, metadata, created_at, last_updated, expires_at)
+       VALUES ('legacy', '{"messages":[{"type":"human","content":"你好"}],"files":{},"extra_key":1}',
+               '{"name":"旧会话","user_id":"user123"}', '2024-01-02 03:04:05', '2024-01-02 03:04:05', NULL)`,
+    );
+    expect((await migrate(db, { table: "isotope_sessions" }, log)).applied).toEqual([1, 2, 3, 4, 5]);
+    const repo = createSessionRepository(db, "isotope_sessions");
+    const legacy = await repo.load("legacy", false);
+    expect(JSON.parse(legacy?.dataJson ?? "")).toMatchObject({ extra_key: 1, files: {} });
+    expect(legacy).toMatchObject({ version: 1n, isActive: true, messageCount: 1n });
+    const saved = await repo.save({
+      sessionId: "legacy",
+      dataJson: "{}",
+      metadataJson: undefined,
+      expiry: { kind: "never" },
+      expectedVersion: 1n,
+    });
+    expect(saved).toMatchObject({ kind: "saved", session: { version: 2n } });
+  });
+
+  it("refuses a table name that is not a plain identifier", () => {
+    for (const bad of ["x; drop table y", "A", "", "1abc", "a".repeat(56), "sessions-v2"]) {
+      expect(() => assertTableName(bad)).toThrow(/invalid table name/);
+    }
+    expect(loadMigrations("ok_name")[0]?.sql).toContain("ok_name");
+  });
+});
+
+// PostgreSQL runs only when DATABASE_URL names one (CI always sets it).
+if (postgresUrl) {
+  describe("PostgreSQL connections", () => {
+    let db: Db;
+    let cleanup: () => Promise<void>;
+    beforeAll(async () => {
+      const postgres = backends().find((b) => b.name === "postgres");
+      ({ db, cleanup } = await (postgres as NonNullable<typeof postgres>).open());
+    });
+    afterAll(async () => cleanup());
+
+    it("two replicas migrating at once apply each migration exactly once", async () => {
+      const schema = (await db.query<{ s: string }>("SELECT current_schema() AS s")).rows[0]?.s as string;
+      const open = () =>
+        openPostgres(
+          {
+            connectionString: postgresUrl,
+            poolMax: 2,
+            statementTimeoutMs: 10_000,
+            connectTimeoutMs: 5000,
+            searchPath: schema,
+          },
+          log,
+        );
+      const [a, b] = await Promise.all([open(), open()]);
+      const results = await Promise.all([migrate(a, { table: "raced" }, log), migrate(b, { table: "raced" }, log)]);
+      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 5]);
+      const { rows } = await db.query<{ n: string }>(
+        "SELECT count(*)::text AS n FROM isotope_schema_migrations WHERE table_name = 'raced'",
+      );
+      expect(rows[0]?.n).toBe("5");
+      await Promise.all([a.close(), b.close()]);
+    });
+
+    it("cancels a running statement on the server when the caller aborts", async () => {
+      const started = Date.now();
+      const error = await db.query("SELECT pg_sleep(10)", [], AbortSignal.timeout(100)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DatabaseAbortError);
+      expect(Date.now() - started).toBeLessThan(3000);
+      const { rows } = await db.query<{ n: string }>(
+        "SELECT count(*)::text AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(10)' AND state = 'active'",
+      );
+      expect(rows[0]?.n).toBe("0");
+      expect((await db.query<{ one: number }>("SELECT 1 AS one")).rows[0]?.one).toBe(1);
+    });
+
+    it("stops a statement that runs past the statement timeout with SQLSTATE 57014", async () => {
+      const short = await openPostgres(
+        { connectionString: postgresUrl, poolMax: 1, statementTimeoutMs: 100, connectTimeoutMs: 5000 },
+        log,
+      );
+      const error = await short.query("SELECT pg_sleep(5)").catch((e: unknown) => e);
+      expect((error as { code?: string }).code).toBe("57014");
+      await short.close();
+    });
+
+    it("names the server, never the password, when it cannot connect", async () => {
+      const error = await openPostgres(
+        {
+          host: "127.0.0.1",
+          port: 1,
+          password: "hunter2",
+          poolMax: 1,
+          statementTimeoutMs: 1000,
+          connectTimeoutMs: 1000,
+        },
+        log,
+      ).catch((e: unknown) => e as Error);
+      expect(String(error)).toContain("127.0.0.1:1");
+      expect(String(error)).not.toContain("hunter2");
+    });
+  });
+}
+
+describe("the embedded database", () => {
+  const dir = mkdtempSync(join(tmpdir(), "isotope-embedded-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("keeps what was written across close and reopen", async () => {
+    const first = await openEmbedded({ dataDir: dir }, log);
+    await migrate(first, { table: "kept" }, log);
+    await createSessionRepository(first, "kept").save({
+      sessionId: "survivor",
+      dataJson: '{"n":42}',
+      metadataJson: undefined,
+      expiry: { kind: "never" },
+      expectedVersion: undefined,
+    });
+    await first.close();
+    const second = await openEmbedded({ dataDir: dir }, log);
+    expect((await createSessionRepository(second, "kept").load("survivor", false))?.dataJson).toBe('{"n": 42}');
+    await second.close();
+  });
+
+  it("runs a statement issued during a transaction outside it", async () => {
+    const db = await openEmbedded({ dataDir: join(dir, "tx") }, log);
+    await db.query("CREATE TABLE t (n int)");
+    const outside = { done: undefined as Promise<unknown> | undefined };
+    await db
+      .transaction(async (tx) => {
+        await tx.query("INSERT INTO t VALUES (1)");
+        outside.done = db.query("INSERT INTO t VALUES (2)");
+        throw new Error("roll back");
+      })
+      .catch(() => {});
+    await outside.done;
+    expect((await db.query<{ n: number }>("SELECT n FROM t")).rows).toEqual([{ n: 2 }]);
+    await db.close();
+  });
+});
