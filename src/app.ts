@@ -13,11 +13,8 @@ import { migrate } from "./db/migrate.js";
 import { openDatabase } from "./db/open.js";
 import { createHealthProbe } from "./rpc/health-probe.js";
 import { createRpc, type Rpc } from "./rpc/routes.js";
-import { type SessionCache, withCache } from "./sessions/repository/cache.js";
 import type { SessionRepository } from "./sessions/repository/contract.js";
-import { createSessionRepository } from "./sessions/repository/create.js";
-import { withGroupCommit } from "./sessions/repository/group-commit.js";
-import { openSpool, type Spool } from "./sessions/repository/spool.js";
+import { createRepositoryStack } from "./sessions/repository/stack.js";
 import { createRpcHandler } from "./transport/handler.js";
 import { createHttpServer } from "./transport/http-server.js";
 import type { TlsMaterial } from "./transport/tls.js";
@@ -42,7 +39,6 @@ export interface App {
   readonly db: Db;
   /** The whole repository stack, as the handlers see it. */
   readonly repository: SessionRepository;
-  readonly spool: Spool | undefined;
   /** The routes and interceptors, to serve in memory with createRouterTransport. */
   readonly rpc: Rpc;
   /** Starts the health probe and listens; resolves with the bound port (useful with port 0). */
@@ -60,18 +56,14 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
   const { applied } = await migrate(db, { table: config.table }, log);
   if (applied.length > 0) log.info({ applied }, "migrations applied");
 
-  const grouped = withGroupCommit(createSessionRepository(db, config.table), {
-    ...config.groupCommit,
-    // Half the pool writes batches, the rest stays free for reads; PGlite has one connection.
-    maxInFlight: Math.max(1, Math.floor(db.poolMax / 2)),
-  });
-  const cache: SessionCache = withCache(grouped, db, config.table, config.cacheBytes);
+  const repository = await createRepositoryStack(
+    db,
+    { table: config.table, groupCommit: config.groupCommit, cacheBytes: config.cacheBytes, spoolDir: config.spoolDir },
+    log,
+  );
   log.info({ cache_bytes: config.cacheBytes, group_commit: config.groupCommit }, "hot cache and group commit");
-  const spool = config.spoolDir === undefined ? undefined : await openSpool(config.spoolDir, cache.repository, log);
-  if (spool) log.info({ spool_dir: spool.directory, pending: spool.status().pending }, "outage spool enabled");
-  const repository = cache.repository;
 
-  const rpc = createRpc({ db, repository, limits: config.limits, log, auth: config.auth, spool, cache });
+  const rpc = createRpc({ db, repository, limits: config.limits, log, auth: config.auth });
   const shutdown = new AbortController();
   // Every in-flight handler listens on this signal: hundreds at once is normal, not a leak.
   setMaxListeners(0, shutdown.signal);
@@ -93,13 +85,11 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     health: rpc.health,
     intervalMs: deps.healthProbeMs ?? 2000,
     log,
-    spool,
   });
 
   return {
     db,
     repository,
-    spool,
     rpc,
     async listen(port, host) {
       await probe.check();
@@ -124,8 +114,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
       ]);
       await http.disconnect();
       await closed;
-      await spool?.close();
-      await cache.close();
+      await repository.close();
       if (deps.db === undefined) await db.close();
     },
   };

@@ -22,6 +22,11 @@ export interface Queryable {
    * Never logs parameters.
    */
   query<R extends Row = Row>(sql: string, params?: readonly unknown[], signal?: AbortSignal): Promise<QueryResult<R>>;
+  /**
+   * Runs a script of one or more statements with no parameters (the simple query protocol):
+   * migrations are run whole, as written.
+   */
+  exec(sql: string): Promise<void>;
 }
 
 export interface PoolStats {
@@ -60,12 +65,4 @@ export interface ChangeFeed {
    */
   sync(): Promise<void>;
   close(): Promise<void>;
-}
-
-/** The statement was cancelled because the caller's signal aborted. */
-export class DatabaseAbortError extends Error {
-  override readonly name = "DatabaseAbortError";
-  constructor(readonly reason: unknown) {
-    super("statement cancelled: the caller's signal aborted");
-  }
 }

@@ -9,7 +9,13 @@ import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { PGlite, type Transaction } from "@electric-sql/pglite";
 import type { Logger } from "pino";
-import { DatabaseAbortError, type Db, type Queryable, type QueryResult, type Row } from "./database.js";
+import type { Db, Queryable, QueryResult, Row } from "./database.js";
+import { classifyDriverError, DatabaseAbortError, DatabaseError } from "./errors.js";
+
+/** PGlite's SQL errors carry a SQLSTATE; anything else it throws is its own failure. */
+const fromPglite = (error: unknown): DatabaseError =>
+  classifyDriverError(error) ??
+  new DatabaseError(error instanceof Error ? error.message : String(error), undefined, { cause: error });
 
 export async function openEmbedded(options: { dataDir: string }, log: Logger): Promise<Db> {
   const dataDir = resolve(options.dataDir);
@@ -50,8 +56,19 @@ export async function openEmbedded(options: { dataDir: string }, log: Logger): P
     signal: AbortSignal | undefined,
   ): Promise<QueryResult<R>> => {
     if (signal?.aborted) throw new DatabaseAbortError(signal.reason);
-    const result = await target.query<R>(sql, params as unknown[] | undefined);
-    return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+    try {
+      const result = await target.query<R>(sql, params as unknown[] | undefined);
+      return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+    } catch (error) {
+      throw fromPglite(error);
+    }
+  };
+  const script = async (target: PGlite | Transaction, sql: string) => {
+    try {
+      await target.exec(sql);
+    } catch (error) {
+      throw fromPglite(error);
+    }
   };
 
   let closing: Promise<void> | undefined;
@@ -60,11 +77,15 @@ export async function openEmbedded(options: { dataDir: string }, log: Logger): P
     location: dataDir,
     poolMax: 1,
     query: (sql, params, signal) => exclusive(() => run(pglite, sql, params, signal), signal),
+    exec: (sql) => exclusive(() => script(pglite, sql)),
     transaction: (fn, signal) =>
       exclusive(
         () =>
           pglite.transaction(async (tx) => {
-            const queryable: Queryable = { query: (sql, params, inner) => run(tx, sql, params, inner ?? signal) };
+            const queryable: Queryable = {
+              query: (sql, params, inner) => run(tx, sql, params, inner ?? signal),
+              exec: (sql) => script(tx, sql),
+            };
             return fn(queryable);
           }),
         signal,

@@ -7,14 +7,21 @@
  */
 import pg from "pg";
 import type { Logger } from "pino";
-import {
-  type ChangeFeed,
-  DatabaseAbortError,
-  type Db,
-  type Queryable,
-  type QueryResult,
-  type Row,
-} from "./database.js";
+import type { ChangeFeed, Db, Queryable, QueryResult, Row } from "./database.js";
+import { classifyDriverError, DatabaseAbortError, DatabaseError, DatabaseUnavailableError } from "./errors.js";
+
+/**
+ * What a pg error means: its SQLSTATE when the server sent one; otherwise pg lost (or never got)
+ * its connection — it reports that with plain Errors ("Connection terminated unexpectedly",
+ * "timeout exceeded when trying to connect", "Client was closed and is not queryable").
+ */
+function fromPg(error: unknown): DatabaseError {
+  if (error instanceof DatabaseError) return error;
+  return (
+    classifyDriverError(error) ??
+    new DatabaseUnavailableError(error instanceof Error ? error.message : String(error), undefined, { cause: error })
+  );
+}
 
 export interface PostgresOptions {
   connectionString?: string;
@@ -87,7 +94,7 @@ export async function openPostgres(options: PostgresOptions, log: Logger): Promi
         await cancelled;
         throw new DatabaseAbortError(signal.reason);
       }
-      throw error;
+      throw fromPg(error);
     } finally {
       signal?.removeEventListener("abort", onAbort);
     }
@@ -95,7 +102,9 @@ export async function openPostgres(options: PostgresOptions, log: Logger): Promi
 
   const withClient = async <T>(fn: (client: pg.PoolClient) => Promise<T>, signal?: AbortSignal): Promise<T> => {
     if (signal?.aborted) throw new DatabaseAbortError(signal.reason);
-    const client = await pool.connect();
+    const client = await pool.connect().catch((error: unknown) => {
+      throw fromPg(error);
+    });
     let broken: Error | undefined;
     // pg emits "error" on a client whose connection dies (the server shut down, a backend was
     // terminated) even while a query holds it — after failing that query. The pool listens only
@@ -108,9 +117,7 @@ export async function openPostgres(options: PostgresOptions, log: Logger): Promi
       return await fn(client);
     } catch (error) {
       // A connection-level failure leaves the client unusable: destroy it instead of reusing it.
-      if (!(error instanceof DatabaseAbortError) && typeof (error as { code?: unknown }).code !== "string") {
-        broken = error as Error;
-      }
+      if (error instanceof DatabaseUnavailableError) broken = error;
       throw error;
     } finally {
       client.off("error", onError);
@@ -124,13 +131,18 @@ export async function openPostgres(options: PostgresOptions, log: Logger): Promi
     location: options.database ?? databaseFromUrl(options.connectionString) ?? "postgres",
     poolMax: options.poolMax,
     query: (sql, params, signal) => withClient((client) => run(client, sql, params, signal), signal),
+    exec: (sql) => withClient(async (client) => void (await run(client, sql, undefined, undefined))),
     transaction: (fn, signal) =>
       withClient(async (client) => {
-        const tx: Queryable = { query: (sql, params, innerSignal) => run(client, sql, params, innerSignal ?? signal) };
-        await client.query("BEGIN");
+        const tx: Queryable = {
+          query: (sql, params, innerSignal) => run(client, sql, params, innerSignal ?? signal),
+          // No parameters: pg sends it with the simple query protocol, which takes a whole script.
+          exec: async (sql) => void (await run(client, sql, undefined, signal)),
+        };
+        await run(client, "BEGIN", undefined, undefined);
         try {
           const result = await fn(tx);
-          await client.query("COMMIT");
+          await run(client, "COMMIT", undefined, undefined);
           return result;
         } catch (error) {
           await client.query("ROLLBACK").catch(() => {});

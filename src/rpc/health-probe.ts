@@ -1,12 +1,13 @@
 /**
- * Health follows the database: a probe asks the repository for a round trip every `intervalMs`
- * and sets SERVING while it answers, NOT_SERVING from the first failure — logged once per change.
+ * Health follows the database: a probe asks the repository stack for a round trip every
+ * `intervalMs` and sets SERVING while it answers, NOT_SERVING from the first failure — logged once
+ * per change. (The round trip goes through every layer: the spool learns the database's clock
+ * from it and replays what is pending.)
  */
 import type { Logger } from "pino";
 import { HealthCheckResponse_ServingStatus } from "../../gen/health/v1/health_pb.js";
 import { SessionService } from "../../gen/isotope/session/v1/session_pb.js";
 import type { SessionRepository } from "../sessions/repository/contract.js";
-import type { Spool } from "../sessions/repository/spool.js";
 import type { HealthService } from "./health.js";
 
 export interface HealthProbe {
@@ -22,9 +23,8 @@ export function createHealthProbe(options: {
   health: HealthService;
   intervalMs: number;
   log: Logger;
-  spool?: Spool;
 }): HealthProbe {
-  const { repository, health, intervalMs, log, spool } = options;
+  const { repository, health, intervalMs, log } = options;
   let stopped = false;
   let lastServing: boolean | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -37,12 +37,8 @@ export function createHealthProbe(options: {
   const check = async () => {
     let serving = false;
     try {
-      const { now } = await repository.ping(AbortSignal.timeout(Math.max(500, intervalMs)));
+      await repository.ping(AbortSignal.timeout(Math.max(500, intervalMs)));
       serving = true;
-      if (spool) {
-        spool.observeDatabaseClock(now);
-        if (spool.status().pending > 0) void spool.replayAll();
-      }
     } catch {
       serving = false;
     }

@@ -14,10 +14,8 @@ import { file_health_v1_health } from "../../gen/health/v1/health_pb.js";
 import { file_isotope_session_v1_session, SessionService } from "../../gen/isotope/session/v1/session_pb.js";
 import type { AuthConfig, Limits } from "../config/load-config.js";
 import type { Db } from "../db/database.js";
-import { createSessionService } from "../sessions/handlers.js";
-import type { SessionCache } from "../sessions/repository/cache.js";
 import type { SessionRepository } from "../sessions/repository/contract.js";
-import type { Spool } from "../sessions/repository/spool.js";
+import { createSessionService } from "../sessions/service.js";
 import { createHealth, type HealthService } from "./health.js";
 import { authInterceptor } from "./interceptors/auth.js";
 import { createDrain, type Drain } from "./interceptors/drain.js";
@@ -32,8 +30,6 @@ export interface RpcDeps {
   log: Logger;
   /** Bearer tokens and their roles; none = every call allowed. */
   auth?: AuthConfig;
-  spool?: Spool;
-  cache?: SessionCache;
 }
 
 export interface Rpc {
@@ -48,10 +44,10 @@ export interface Rpc {
   drain: Drain;
 }
 
-export function createRpc({ db, repository, limits, log, auth, spool, cache }: RpcDeps): Rpc {
+export function createRpc({ db, repository, limits, log, auth }: RpcDeps): Rpc {
   const health = createHealth();
   const drain = createDrain();
-  const sessionService = createSessionService({ db, repository, limits, spool, cache });
+  const sessionService = createSessionService({ db, repository, limits });
   // Auth runs inside logging (a refused call is logged with its code, never its token) and before
   // the drain: a refused call never counts as in flight, and an unauthenticated caller gets
   // UNAUTHENTICATED even while we shut down — retrying on another replica would not help it.

@@ -2,11 +2,12 @@
  * Request validation: every check that decides INVALID_ARGUMENT or RESOURCE_EXHAUSTED before any
  * SQL runs, so bad input never changes stored data. Each error names the offending field.
  */
-import type { JsonValue } from "@bufbuild/protobuf";
+import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { SaveRequest, TouchRequest } from "../../gen/isotope/session/v1/session_pb.js";
 import type { Limits } from "../config/load-config.js";
-import type { Micros } from "./repository/contract.js";
+import type { Expiry, Micros } from "./repository/contract.js";
 
 export function invalidArgument(field: string, problem: string): ConnectError {
   return new ConnectError(`${field}: ${problem}`, Code.InvalidArgument);
@@ -123,4 +124,16 @@ export function inRange(value: number, field: string, min: number, max: number, 
     throw invalidArgument(field, `must be between ${min} and ${max} (0 means ${zeroMeans}), got ${value}`);
   }
   return value;
+}
+
+/** Save's and Touch's expiry oneof, validated; unset (or never_expire) is "never". */
+export function expiry(value: SaveRequest["expiry"] | TouchRequest["expiry"]): Expiry {
+  if (value.case === "expiresIn") return { kind: "in", micros: expiresIn(value.value, "expires_in") };
+  if (value.case === "expiresAt") return { kind: "at", micros: timestamp(value.value, "expires_at") };
+  return { kind: "never" };
+}
+
+/** List's and Restore's metadata_filter as JSON text, checked like any document; unset = none. */
+export function metadataFilter(filter: JsonObject | undefined, limits: Limits): string | undefined {
+  return filter === undefined ? undefined : jsonDocument(filter, "metadata_filter", limits);
 }

@@ -4,8 +4,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DatabaseAbortError, type Db } from "../../src/db/database.js";
+import type { Db } from "../../src/db/database.js";
 import { openEmbedded } from "../../src/db/embedded.js";
+import { DatabaseAbortError, DatabaseTimeoutError } from "../../src/db/errors.js";
 import { assertTableName, loadMigrations, migrate } from "../../src/db/migrate.js";
 import { openPostgres } from "../../src/db/postgres.js";
 import { createSessionRepository } from "../../src/sessions/repository/create.js";
@@ -137,7 +138,8 @@ if (postgresUrl) {
         log,
       );
       const error = await short.query("SELECT pg_sleep(5)").catch((e: unknown) => e);
-      expect((error as { code?: string }).code).toBe("57014");
+      expect(error).toBeInstanceOf(DatabaseTimeoutError);
+      expect((error as DatabaseTimeoutError).sqlState).toBe("57014");
       await short.close();
     });
 

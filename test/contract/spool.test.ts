@@ -9,11 +9,11 @@ import type { Db } from "../../src/db/database.js";
 import { migrate } from "../../src/db/migrate.js";
 import type { SessionRepository } from "../../src/sessions/repository/contract.js";
 import { createSessionRepository } from "../../src/sessions/repository/create.js";
-import { openSpool } from "../../src/sessions/repository/spool.js";
+import { openJournal } from "../../src/sessions/repository/spool-journal.js";
 import { backends, silentLogger } from "../support/databases.js";
 import { capturingLogger } from "../support/server.js";
 
-describe.each(backends())("the outage spool on $name", (backend) => {
+describe.each(backends())("the outage spool's journal on $name", (backend) => {
   let db: Db;
   let cleanup: () => Promise<void>;
   let repository: SessionRepository;
@@ -29,6 +29,14 @@ describe.each(backends())("the outage spool on $name", (backend) => {
     rmSync(scratch, { recursive: true, force: true });
   });
 
+  // The journal stamps writes with the database's time as spool.ts estimates it; here, local time
+  // (or the database's own, where the test races the database).
+  const localMicros = () => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
+  const databaseClock = async () => {
+    const offset = (await repository.ping()).now - localMicros();
+    return () => localMicros() + offset;
+  };
+
   const stored = async (sessionId: string) => {
     const row = await repository.load(sessionId, true);
     return row && { data: JSON.parse(row.dataJson ?? "null"), version: row.version };
@@ -36,7 +44,7 @@ describe.each(backends())("the outage spool on $name", (backend) => {
 
   it("keeps acknowledged writes across a restart and replays them in order, one version each", async () => {
     const dir = join(scratch, "restart");
-    const first = await openSpool(dir, repository, silentLogger());
+    const first = await openJournal(dir, repository, localMicros, silentLogger());
     await first.append({ sessionId: "s1", dataJson: '{"n":1}', metadataJson: '{"user_id":"u"}', expiresAt: undefined });
     await first.append({ sessionId: "s2", dataJson: '{"n":1}', metadataJson: undefined, expiresAt: undefined });
     await first.append({ sessionId: "s1", dataJson: '{"n":2}', metadataJson: undefined, expiresAt: undefined });
@@ -44,7 +52,7 @@ describe.each(backends())("the outage spool on $name", (backend) => {
     // A write cut short by the crash: never acknowledged, so it must not be replayed.
     appendFileSync(join(dir, "journal.ndjson"), '{"w":{"seq":4,"sessionId":"s3","dataJs');
 
-    const second = await openSpool(dir, repository, silentLogger());
+    const second = await openJournal(dir, repository, localMicros, silentLogger());
     expect(second.status().pending).toBe(3);
     await second.replayAll();
     expect(second.status()).toMatchObject({ pending: 0, replayed: 3, conflicts: 0 });
@@ -56,7 +64,7 @@ describe.each(backends())("the outage spool on $name", (backend) => {
 
     // Nothing pending, so the journal is emptied, and a third start replays nothing again.
     expect(readFileSync(join(dir, "journal.ndjson"), "utf8")).toBe("");
-    const third = await openSpool(dir, repository, silentLogger());
+    const third = await openJournal(dir, repository, localMicros, silentLogger());
     expect(third.status().pending).toBe(0);
     await third.close();
     expect((await stored("s1"))?.version).toBe(2n);
@@ -65,8 +73,7 @@ describe.each(backends())("the outage spool on $name", (backend) => {
   it("keeps a spooled write as a conflict when the session changed in the database after it", async () => {
     const dir = join(scratch, "conflict");
     const logs: Array<Record<string, unknown>> = [];
-    const spool = await openSpool(dir, repository, capturingLogger(logs));
-    spool.observeDatabaseClock((await repository.ping()).now);
+    const spool = await openJournal(dir, repository, await databaseClock(), capturingLogger(logs));
     await spool.append({
       sessionId: "c1",
       dataJson: '{"from":"spool"}',
@@ -105,7 +112,7 @@ describe.each(backends())("the outage spool on $name", (backend) => {
   });
 
   it("settles a session before it is read or written: its spooled writes land first", async () => {
-    const spool = await openSpool(join(scratch, "settle"), repository, silentLogger());
+    const spool = await openJournal(join(scratch, "settle"), repository, localMicros, silentLogger());
     await spool.append({ sessionId: "t1", dataJson: '{"n":1}', metadataJson: undefined, expiresAt: undefined });
     expect(await spool.settle("t1")).toBeUndefined();
     expect(await stored("t1")).toEqual({ data: { n: 1 }, version: 1n });

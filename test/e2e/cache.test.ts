@@ -94,7 +94,7 @@ describe.each(backends())("hot cache on $name", (backend) => {
       const cache = withCache(createSessionRepository(db, "bounded"), db, "bounded", 40_000);
       const data = JSON.stringify({ text: "x".repeat(1000) });
       for (let i = 0; i < 30; i++) {
-        await cache.repository.save({
+        await cache.save({
           sessionId: `b-${i}`,
           dataJson: data,
           metadataJson: undefined,
@@ -102,13 +102,13 @@ describe.each(backends())("hot cache on $name", (backend) => {
           expectedVersion: undefined,
         });
       }
-      const stats = cache.stats();
+      const stats = cache.status().cache ?? { bytes: Number.NaN, entries: Number.NaN };
       expect(stats.bytes).toBeLessThanOrEqual(40_000);
       expect(stats.entries).toBeGreaterThan(0);
       expect(stats.entries).toBeLessThan(30);
-      await cache.repository.load("b-29", false); // the newest is held
-      await cache.repository.load("b-0", false); // the oldest was dropped
-      expect(cache.stats()).toMatchObject({ hits: 1, misses: 1 });
+      await cache.load("b-29", false); // the newest is held
+      await cache.load("b-0", false); // the oldest was dropped
+      expect(cache.status().cache).toMatchObject({ hits: 1, misses: 1 });
       await cache.close();
     } finally {
       await cleanup();

@@ -184,8 +184,8 @@ describe("a database outage under load", () => {
 
       const durabilities = [...load.acknowledged.values()].map((a) => a.durability);
       expect(durabilities).toContain(Durability.DATABASE);
-      expect(server.spool?.status().spooled).toBeGreaterThan(1);
-      expect(server.spool?.status().conflicts).toBe(0);
+      expect(server.repository.status().spool?.spooled).toBeGreaterThan(1);
+      expect(server.repository.status().spool?.conflicts).toBe(0);
       for (const [sessionId, { n }] of load.acknowledged) {
         const { session, durability } = await client.load({ sessionId });
         expect(durability).toBe(Durability.DATABASE);

@@ -5,7 +5,7 @@ import pino, { type Logger } from "pino";
 import { type App, type AppConfig, createApp } from "../../src/app.js";
 import { type AuthConfig, defaults, type Limits } from "../../src/config/load-config.js";
 import type { Db } from "../../src/db/database.js";
-import type { Spool } from "../../src/sessions/repository/spool.js";
+import type { SessionRepository } from "../../src/sessions/repository/contract.js";
 import type { TlsMaterial } from "../../src/transport/tls.js";
 import type { Backend } from "./databases.js";
 
@@ -17,7 +17,8 @@ export interface RunningServer {
   table: string;
   /** Every log line the server wrote, parsed. */
   logs: Array<Record<string, unknown>>;
-  spool: Spool | undefined;
+  /** The whole repository stack the server runs on (its layers' figures: `status()`). */
+  repository: SessionRepository;
   stop(): Promise<void>;
 }
 
@@ -104,7 +105,7 @@ export async function startServer(
     db: app.db,
     table: "isotope_sessions",
     logs,
-    spool: app.spool,
+    repository: app.repository,
     stop,
   };
 }

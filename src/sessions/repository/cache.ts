@@ -20,23 +20,6 @@
 import type { ChangeFeed, Db } from "../../db/database.js";
 import type { Micros, SessionRepository, StoredSession } from "./contract.js";
 
-export interface CacheStats {
-  enabled: boolean;
-  /** Change notifications are being heard (else every Load reads the database). */
-  coherent: boolean;
-  maxBytes: number;
-  hits: number;
-  misses: number;
-  entries: number;
-  bytes: number;
-}
-
-export interface SessionCache {
-  readonly repository: SessionRepository;
-  stats(): CacheStats;
-  close(): Promise<void>;
-}
-
 /** Per-entry bookkeeping beyond the text itself (Map slot, StoredSession object, bigints). */
 const entryOverhead = 512;
 /** An entry whose expiry is this close is not served: the service's clock may lag the database's. */
@@ -46,11 +29,8 @@ const costOf = (session: StoredSession) =>
   4 * ((session.dataJson?.length ?? 0) + session.metadataJson.length) + entryOverhead;
 
 /** Wraps `repository` with a cache of at most `maxBytes`; 0 returns the repository unchanged. */
-export function withCache(repository: SessionRepository, db: Db, table: string, maxBytes: number): SessionCache {
-  if (maxBytes <= 0) {
-    const stats = { enabled: false, coherent: false, maxBytes: 0, hits: 0, misses: 0, entries: 0, bytes: 0 };
-    return { repository, stats: () => stats, close: async () => {} };
-  }
+export function withCache(repository: SessionRepository, db: Db, table: string, maxBytes: number): SessionRepository {
+  if (maxBytes <= 0) return repository;
   const entries = new Map<string, { session: StoredSession; cost: number }>();
   let bytes = 0;
   let hits = 0;
@@ -139,9 +119,7 @@ export function withCache(repository: SessionRepository, db: Db, table: string, 
   const servable = (session: StoredSession, now: Micros) =>
     session.expiresAt === undefined || session.expiresAt > now + expiryMarginMicros;
 
-  const cached: SessionRepository = {
-    ...repository,
-
+  return {
     async save(input, signal) {
       const startedAt = generation;
       const result = await repository.save(input, signal);
@@ -151,15 +129,11 @@ export function withCache(repository: SessionRepository, db: Db, table: string, 
     },
 
     async saveMany(inputs, signal) {
-      const startedAt = generation;
-      const results = await repository.saveMany(inputs, signal);
-      for (const [i, result] of results.entries()) {
-        const input = inputs[i];
-        if (!input) continue;
-        if (result.kind === "saved") remember({ ...result.session, dataJson: input.dataJson }, startedAt);
-        else evict(input.sessionId);
+      try {
+        return await repository.saveMany(inputs, signal);
+      } finally {
+        for (const input of inputs) evict(input.sessionId);
       }
-      return results;
     },
 
     async load(sessionId, includeInactive, signal) {
@@ -227,6 +201,11 @@ export function withCache(repository: SessionRepository, db: Db, table: string, 
       }
     },
 
+    list: (query, signal) => repository.list(query, signal),
+    statistics: (signal) => repository.statistics(signal),
+    countRestorable: (query, signal) => repository.countRestorable(query, signal),
+    ping: (signal) => repository.ping(signal),
+
     async *scan(query, signal) {
       const batches = repository.scan(query, signal);
       try {
@@ -241,12 +220,16 @@ export function withCache(repository: SessionRepository, db: Db, table: string, 
         await batches.return(undefined);
       }
     },
-  };
 
-  return {
-    repository: cached,
-    stats: () => ({ enabled: true, coherent: feed.connected, maxBytes, hits, misses, entries: entries.size, bytes }),
-    close: () => feed.close(),
+    status: () => ({
+      ...repository.status(),
+      cache: { enabled: true, coherent: feed.connected, maxBytes, hits, misses, entries: entries.size, bytes },
+    }),
+
+    async close() {
+      await feed.close();
+      await repository.close();
+    },
   };
 }
 

@@ -25,6 +25,8 @@ export interface StoredSession {
   version: bigint;
   isActive: boolean;
   messageCount: bigint;
+  /** Set when this is a write held in the outage journal, not yet in the database (spool.ts). */
+  spooled?: true;
 }
 
 export type Expiry = { kind: "never" } | { kind: "in"; micros: bigint } | { kind: "at"; micros: Micros };
@@ -143,8 +145,8 @@ export interface SessionRepository {
    */
   append(input: AppendInput, signal?: AbortSignal): Promise<AppendResult>;
   /**
-   * Sets an active, unexpired session's expiry and last_updated (not its version or data).
-   * undefined when there is no such session.
+   * Sets an active, unexpired session's expiry and last_updated (not its version or data);
+   * `missing` when there is no such session (or it is soft-deleted or expired).
    */
   touch(sessionId: string, expiry: Expiry, signal?: AbortSignal): Promise<TouchResult>;
   /** Returns whether a session was deleted (false when missing, or already inactive for a soft delete). */
@@ -163,4 +165,32 @@ export interface SessionRepository {
   replaySpooled(sessionId: string, writes: readonly SpooledWrite[], signal?: AbortSignal): Promise<ReplayResult>;
   /** A round trip; also returns the database clock, in microseconds since the epoch. */
   ping(signal?: AbortSignal): Promise<{ serverVersion: string; now: Micros }>;
+  /** Figures of the layers that keep some (cache, spool), for CheckConnection. */
+  status(): StackStatus;
+  /** Stops the layers' background work and releases what they hold; never closes the database. */
+  close(): Promise<void>;
+}
+
+export interface CacheStatus {
+  enabled: boolean;
+  /** Change notifications are being heard (else every Load reads the database). */
+  coherent: boolean;
+  maxBytes: number;
+  hits: number;
+  misses: number;
+  entries: number;
+  bytes: number;
+}
+
+export interface SpoolStatus {
+  pending: number;
+  spooled: number;
+  replayed: number;
+  conflicts: number;
+}
+
+/** What each layer of a stack reports; a layer that is not in the stack reports nothing. */
+export interface StackStatus {
+  cache?: CacheStatus;
+  spool?: SpoolStatus;
 }

@@ -16,8 +16,7 @@
  *   the statement is cancelled only if every caller in it gave up — otherwise the write may
  *   still commit, as a single statement cancelled too late would.
  */
-import { DatabaseAbortError } from "../../db/database.js";
-import { isUnavailable } from "../../rpc/interceptors/errors.js";
+import { DatabaseAbortError, DatabaseUnavailableError } from "../../db/errors.js";
 import type { SaveInput, SaveResult, SessionRepository } from "./contract.js";
 
 export interface GroupCommitOptions {
@@ -37,6 +36,10 @@ interface Pending {
   onAbort(): void;
 }
 
+/**
+ * Wraps `repository` so concurrent Saves share statements (see above); every other method passes
+ * through. maxBatch 1 returns the repository unchanged.
+ */
 export function withGroupCommit(repository: SessionRepository, options: GroupCommitOptions): SessionRepository {
   if (options.maxBatch <= 1) return repository;
   const queue: Pending[] = [];
@@ -87,7 +90,7 @@ export function withGroupCommit(repository: SessionRepository, options: GroupCom
       );
       for (const [i, pending] of batch.entries()) pending.resolve(results[i] as SaveResult);
     } catch (error) {
-      if (batch.length === 1 || everyoneGone.signal.aborted || isUnavailable(error)) {
+      if (batch.length === 1 || everyoneGone.signal.aborted || error instanceof DatabaseUnavailableError) {
         for (const pending of batch) pending.reject(error);
       } else {
         await Promise.all(
@@ -120,28 +123,47 @@ export function withGroupCommit(repository: SessionRepository, options: GroupCom
     }
   };
 
+  const save: SessionRepository["save"] = (input, signal) => {
+    if (signal?.aborted) return Promise.reject(new DatabaseAbortError(signal.reason));
+    return new Promise<SaveResult>((resolve, reject) => {
+      const pending: Pending = {
+        input,
+        signal,
+        resolve,
+        reject,
+        onAbort: () => {
+          const at = queue.indexOf(pending);
+          if (at >= 0) queue.splice(at, 1);
+          reject(new DatabaseAbortError(signal?.reason));
+        },
+      };
+      signal?.addEventListener("abort", pending.onAbort, { once: true });
+      queue.push(pending);
+      pump();
+    });
+  };
+
+  // Only Saves are grouped; everything else goes straight through. A write that is not a Save
+  // (Append, Touch, Delete, replay) of a session with a queued Save is not ordered behind it: the
+  // caller has no reply for that Save yet, so neither order was promised.
   return {
-    ...repository,
-    save(input, signal) {
-      // An absolute expiry is checked against the database clock first: the single-row path.
-      if (input.expiry.kind === "at") return repository.save(input, signal);
-      if (signal?.aborted) return Promise.reject(new DatabaseAbortError(signal.reason));
-      return new Promise<SaveResult>((resolve, reject) => {
-        const pending: Pending = {
-          input,
-          signal,
-          resolve,
-          reject,
-          onAbort: () => {
-            const at = queue.indexOf(pending);
-            if (at >= 0) queue.splice(at, 1);
-            reject(new DatabaseAbortError(signal?.reason));
-          },
-        };
-        signal?.addEventListener("abort", pending.onAbort, { once: true });
-        queue.push(pending);
-        pump();
-      });
+    save,
+    saveMany: (inputs, signal) => repository.saveMany(inputs, signal),
+    load: (sessionId, includeInactive, signal) => repository.load(sessionId, includeInactive, signal),
+    list: (query, signal) => repository.list(query, signal),
+    append: (input, signal) => repository.append(input, signal),
+    touch: (sessionId, expiry, signal) => repository.touch(sessionId, expiry, signal),
+    delete: (sessionId, hard, signal) => repository.delete(sessionId, hard, signal),
+    statistics: (signal) => repository.statistics(signal),
+    cleanup: (options, signal) => repository.cleanup(options, signal),
+    countRestorable: (query, signal) => repository.countRestorable(query, signal),
+    scan: (query, signal) => repository.scan(query, signal),
+    replaySpooled: (sessionId, writes, signal) => repository.replaySpooled(sessionId, writes, signal),
+    ping: (signal) => repository.ping(signal),
+    status: () => repository.status(),
+    async close() {
+      // Queued Saves are the callers' to wait for; the drain finished them before close.
+      await repository.close();
     },
   };
 }

@@ -1,274 +1,128 @@
 /**
- * The outage spool — the seed's "fall back to file storage". While the database is unavailable, a
- * blind Save is appended to `journal.ndjson` in the spool directory and acknowledged only after
- * fsync. When the database answers again the journal is replayed in order, one session per
- * transaction. Ordering is by time, as blind Saves are last-writer-wins: a session written in the
- * database after its first spooled write (by another replica, or a caller once the database was
- * back) keeps that newer write, and the spooled ones go to `conflicts.ndjson`, logged and counted —
- * never silently overwritten, never lost.
- *
- * Journal lines: `{"w":{…SpooledWrite}}` for a write, `{"done":seq}` once it is replayed or kept as a
- * conflict. The journal is truncated when nothing is pending. A torn last line (a crash during
- * the write, so never acknowledged) is ignored on start-up.
- *
- * Times are on the database's clock as last seen by a health probe (local clock + offset), so a
- * skewed service host does not misorder its spooled writes against the database's.
+ * The outage spool as a layer of the repository stack. While the database is unavailable a blind
+ * Save goes to the journal (spool-journal.ts) and is acknowledged once it is on disk, and a Load of
+ * a session with spooled writes is served from the journal. Every other write of such a session
+ * first settles it — its spooled writes go to the database first, so nothing written later is
+ * undone by a replay — and fails with DatabaseUnavailableError while they cannot. A compare-and-set
+ * is never spooled: it cannot be checked without the database. Every ping that gets through
+ * teaches the layer the database's clock and replays what is pending.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync } from "node:fs";
-import { type FileHandle, open, readFile } from "node:fs/promises";
-import { join } from "node:path";
 import type { Logger } from "pino";
-import { isUnavailable } from "../../rpc/interceptors/errors.js";
-import type { Micros, SessionRepository, SpooledWrite } from "./contract.js";
-
-export interface SpoolStatus {
-  pending: number;
-  spooled: number;
-  replayed: number;
-  conflicts: number;
-}
-
-export interface Spool {
-  readonly directory: string;
-  status(): SpoolStatus;
-  /** The database clock now, as this spool estimates it. */
-  now(): Micros;
-  /** Records the database clock read by a successful round trip. */
-  observeDatabaseClock(databaseNow: Micros): void;
-  /** Appends a write and resolves once it is on disk (fsync). */
-  append(write: Omit<SpooledWrite, "seq" | "spooledAt">): Promise<SpooledWrite>;
-  /**
-   * Brings one session up to date before it is read or written through the database: replays its
-   * pending writes. Returns the newest of them when the database is unavailable (so it can be
-   * served from the journal), undefined when nothing is pending. Other failures are thrown.
-   */
-  settle(sessionId: string, signal?: AbortSignal): Promise<SpooledWrite | undefined>;
-  /** Replays every pending write; stops quietly at the first sign the database is still down. */
-  replayAll(): Promise<void>;
-  close(): Promise<void>;
-}
-
-const journalName = "journal.ndjson";
-const conflictsName = "conflicts.ndjson";
-
-interface JournalLine {
-  w?: Omit<SpooledWrite, "expiresAt" | "spooledAt"> & { expiresAt: string | null; spooledAt: string };
-  done?: number;
-}
+import { DatabaseUnavailableError } from "../../db/errors.js";
+import type { Micros, SessionRepository, SpooledWrite, StoredSession } from "./contract.js";
+import { openJournal } from "./spool-journal.js";
 
 const localMicros = (): Micros => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
 
-/** Opens (creating if needed) the spool in `directory` and loads what is still pending. */
-export async function openSpool(directory: string, repository: SessionRepository, log: Logger): Promise<Spool> {
-  mkdirSync(directory, { recursive: true });
-  const journalPath = join(directory, journalName);
-  const pending = new Map<string, SpooledWrite[]>(); // in first-spooled order (Map keeps insertion order)
-  let seq = 0;
-  const figures = { spooled: 0, replayed: 0, conflicts: 0 };
-
-  const existing = await readFile(journalPath, "utf8").catch((error: NodeJS.ErrnoException) => {
-    if (error.code === "ENOENT") return "";
-    throw error;
-  });
-  const writes = new Map<number, SpooledWrite>();
-  const lines = existing.split("\n");
-  for (const [i, text] of lines.entries()) {
-    if (text === "") continue;
-    let line: JournalLine;
-    try {
-      line = JSON.parse(text) as JournalLine;
-    } catch {
-      // Only the last line can be torn (the write that was in progress when the process died).
-      const last = lines.slice(i + 1).every((rest) => rest === "");
-      (last ? log.warn : log.error).call(log, { line: i + 1 }, "spool journal: unreadable line skipped");
-      continue;
-    }
-    if (line.w) {
-      const { expiresAt, spooledAt, ...rest } = line.w;
-      writes.set(rest.seq, {
-        ...rest,
-        expiresAt: expiresAt === null ? undefined : BigInt(expiresAt),
-        spooledAt: BigInt(spooledAt),
-      });
-      seq = Math.max(seq, rest.seq);
-    } else if (typeof line.done === "number") {
-      writes.delete(line.done);
-    }
-  }
-  for (const write of writes.values()) {
-    const list = pending.get(write.sessionId) ?? [];
-    list.push(write);
-    pending.set(write.sessionId, list);
-  }
-  if (writes.size > 0) log.warn({ pending: writes.size, directory }, "spool: writes from a previous run await replay");
-
-  const journal: FileHandle = await open(journalPath, "a");
-  // A new file's directory entry must be durable too.
-  const dir = openSync(directory, "r");
-  fsyncSync(dir);
-  closeSync(dir);
-
-  // Group commit: lines queued while a write+fsync runs go out together in the next one.
-  let queued: Array<{ text: string; settle: (error?: unknown) => void }> = [];
-  let writing: Promise<void> | undefined;
-  let compactWanted = writes.size === 0 && existing !== "";
-  const pendingCount = () => {
-    let n = 0;
-    for (const list of pending.values()) n += list.length;
-    return n;
-  };
-  const drain = async () => {
-    try {
-      for (;;) {
-        if (queued.length > 0) {
-          const batch = queued;
-          queued = [];
-          try {
-            await journal.write(batch.map((line) => line.text).join(""));
-            await journal.datasync();
-            for (const line of batch) line.settle();
-          } catch (error) {
-            for (const line of batch) line.settle(error);
-          }
-          continue;
-        }
-        // Appends register in `pending` before they queue, so an empty map means nothing unflushed.
-        if (compactWanted && pending.size === 0) {
-          compactWanted = false;
-          await journal.truncate(0);
-          await journal.datasync();
-          continue;
-        }
-        return;
-      }
-    } finally {
-      writing = undefined;
-    }
-  };
-  const writeLines = (text: string) =>
-    new Promise<void>((resolve, reject) => {
-      queued.push({ text, settle: (error) => (error === undefined ? resolve() : reject(error)) });
-      writing ??= drain();
-    });
-  const compact = () => {
-    compactWanted = true;
-    writing ??= drain();
-  };
-
-  let conflictsFile: FileHandle | undefined;
-  const keepConflict = async (list: readonly SpooledWrite[], currentVersion: bigint, lastUpdated: Micros) => {
-    conflictsFile ??= await open(join(directory, conflictsName), "a");
-    const text = list
-      .map((write) => `${JSON.stringify({ ...serialize(write), currentVersion: String(currentVersion) })}\n`)
-      .join("");
-    await conflictsFile.write(text);
-    await conflictsFile.datasync();
-    figures.conflicts += list.length;
-    log.warn(
-      {
-        session_id: list[0]?.sessionId,
-        spooled_writes: list.length,
-        current_version: String(currentVersion),
-        database_last_updated_us: String(lastUpdated),
-        conflicts_file: join(directory, conflictsName),
-      },
-      "spool: session changed in the database after it was spooled; spooled writes kept in the conflicts file",
-    );
-  };
-
-  // Replays are serialized: one session at a time, each once.
-  let replaying: Promise<unknown> = Promise.resolve();
-  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
-    const next = replaying.then(fn);
-    replaying = next.catch(() => {});
-    return next;
-  };
-  const replaySession = async (sessionId: string, signal?: AbortSignal) => {
-    const list = pending.get(sessionId);
-    if (!list || list.length === 0) return;
-    const batch = [...list];
-    const result = await repository.replaySpooled(sessionId, batch, signal);
-    if (result.kind === "conflict") await keepConflict(batch, result.currentVersion, result.lastUpdated);
-    else figures.replayed += batch.length;
-    await writeLines(batch.map((write) => `${JSON.stringify({ done: write.seq })}\n`).join(""));
-    const rest = (pending.get(sessionId) ?? []).filter((write) => !batch.includes(write));
-    if (rest.length > 0) pending.set(sessionId, rest);
-    else pending.delete(sessionId);
-    if (result.kind === "applied") {
-      log.info({ session_id: sessionId, writes: batch.length, version: String(result.version) }, "spool: replayed");
-    }
-    if (pending.size === 0) compact();
-  };
-
+/** Wraps `repository` with the spool kept in `directory` (created if needed, replayed when possible). */
+export async function withSpool(
+  repository: SessionRepository,
+  directory: string,
+  log: Logger,
+): Promise<SessionRepository> {
+  // The database's clock, as last read by a ping: local time + the offset seen then.
   let offset = 0n;
   const now = () => localMicros() + offset;
+  const journal = await openJournal(directory, repository, now, log);
+  log.info({ spool_dir: journal.directory, pending: journal.status().pending }, "outage spool enabled");
+
+  const settle = async (sessionId: string, signal?: AbortSignal) => {
+    if ((await journal.settle(sessionId, signal)) !== undefined) {
+      throw new DatabaseUnavailableError(
+        `session "${sessionId}" has spooled writes the database cannot take yet`,
+        undefined,
+      );
+    }
+  };
 
   return {
-    directory,
-    status: () => ({ pending: pendingCount(), ...figures }),
-    now,
-    observeDatabaseClock(databaseNow) {
-      offset = databaseNow - localMicros();
-    },
-
-    async append(input) {
-      const write: SpooledWrite = { ...input, seq: ++seq, spooledAt: now() };
-      const list = pending.get(write.sessionId) ?? [];
-      list.push(write);
-      pending.set(write.sessionId, list);
+    async save(input, signal) {
       try {
-        await writeLines(`${JSON.stringify({ w: serialize(write) })}\n`);
+        // A compare-and-set compares against the spooled writes too.
+        await settle(input.sessionId, signal);
+        return await repository.save(input, signal);
       } catch (error) {
-        // Not on disk, so not acknowledged: forget it.
-        const rest = (pending.get(write.sessionId) ?? []).filter((w) => w !== write);
-        if (rest.length > 0) pending.set(write.sessionId, rest);
-        else pending.delete(write.sessionId);
-        throw error;
-      }
-      figures.spooled++;
-      log.warn({ session_id: write.sessionId, seq: write.seq }, "spool: database unavailable, write spooled");
-      return write;
-    },
-
-    async settle(sessionId, signal) {
-      if (!pending.has(sessionId)) return undefined;
-      try {
-        await exclusive(() => replaySession(sessionId, signal));
-        return undefined;
-      } catch (error) {
-        const list = pending.get(sessionId);
-        if (isUnavailable(error) && list) return list[list.length - 1];
-        throw error;
-      }
-    },
-
-    replayAll() {
-      return exclusive(async () => {
-        for (const sessionId of [...pending.keys()]) {
-          try {
-            await replaySession(sessionId);
-          } catch (error) {
-            if (isUnavailable(error)) return;
-            log.error({ err: error, session_id: sessionId }, "spool: replay failed; will retry");
-            return;
-          }
+        if (input.expectedVersion !== undefined || signal?.aborted || !(error instanceof DatabaseUnavailableError)) {
+          throw error;
         }
-      });
+        const { expiry } = input;
+        const expiresAt =
+          expiry.kind === "never" ? undefined : expiry.kind === "in" ? now() + expiry.micros : expiry.micros;
+        if (expiresAt !== undefined && expiresAt <= now()) return { kind: "expiry-in-past" };
+        const write = await journal.append({
+          sessionId: input.sessionId,
+          dataJson: input.dataJson,
+          metadataJson: input.metadataJson,
+          expiresAt,
+        });
+        return { kind: "saved", session: spooledRow(write, false), created: false };
+      }
     },
+
+    async saveMany(inputs, signal) {
+      for (const input of inputs) await settle(input.sessionId, signal);
+      return repository.saveMany(inputs, signal);
+    },
+
+    async load(sessionId, includeInactive, signal) {
+      const spooled = await journal.settle(sessionId, signal);
+      if (spooled === undefined) return repository.load(sessionId, includeInactive, signal);
+      // The database is down and this session's newest write is in the journal: serve that.
+      if (spooled.expiresAt !== undefined && spooled.expiresAt <= now()) return undefined;
+      return spooledRow(spooled, true);
+    },
+
+    async append(input, signal) {
+      await settle(input.sessionId, signal);
+      return repository.append(input, signal);
+    },
+
+    async touch(sessionId, expiry, signal) {
+      await settle(sessionId, signal);
+      return repository.touch(sessionId, expiry, signal);
+    },
+
+    async delete(sessionId, hard, signal) {
+      await settle(sessionId, signal);
+      return repository.delete(sessionId, hard, signal);
+    },
+
+    list: (query, signal) => repository.list(query, signal),
+    statistics: (signal) => repository.statistics(signal),
+    cleanup: (options, signal) => repository.cleanup(options, signal),
+    countRestorable: (query, signal) => repository.countRestorable(query, signal),
+    scan: (query, signal) => repository.scan(query, signal),
+    replaySpooled: (sessionId, writes, signal) => repository.replaySpooled(sessionId, writes, signal),
+
+    async ping(signal) {
+      const answer = await repository.ping(signal);
+      offset = answer.now - localMicros();
+      if (journal.status().pending > 0) void journal.replayAll();
+      return answer;
+    },
+
+    status: () => ({ ...repository.status(), spool: journal.status() }),
 
     async close() {
-      await replaying;
-      while (writing) await writing;
       await journal.close();
-      await conflictsFile?.close();
+      await repository.close();
     },
   };
 }
 
-function serialize(write: SpooledWrite) {
+/** A spooled write as a row: version 0 until the database assigns one on replay. */
+function spooledRow(write: SpooledWrite, withData: boolean): StoredSession {
+  const data = JSON.parse(write.dataJson) as { messages?: unknown };
   return {
-    ...write,
-    expiresAt: write.expiresAt === undefined ? null : String(write.expiresAt),
-    spooledAt: String(write.spooledAt),
+    sessionId: write.sessionId,
+    dataJson: withData ? write.dataJson : undefined,
+    metadataJson: write.metadataJson ?? "{}",
+    createdAt: write.spooledAt,
+    lastUpdated: write.spooledAt,
+    expiresAt: write.expiresAt,
+    version: 0n,
+    isActive: true,
+    messageCount: BigInt(Array.isArray(data.messages) ? data.messages.length : 0),
+    spooled: true,
   };
 }

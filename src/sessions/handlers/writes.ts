@@ -1,0 +1,110 @@
+/**
+ * The writing RPCs: Save, Append, Touch and Delete. Each reads top-down: validate → repository →
+ * response; expected outcomes come back as values and become Connect codes here.
+ */
+import { type JsonValue, toJson } from "@bufbuild/protobuf";
+import { ListValueSchema } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { Durability, type SessionService } from "../../../gen/isotope/session/v1/session_pb.js";
+import { toSession } from "../convert.js";
+import { sessionNotFound, versionConflict } from "../responses.js";
+import * as validate from "../validate.js";
+import type { HandlerDeps } from "./deps.js";
+
+type Writes = Pick<ServiceImpl<typeof SessionService>, "save" | "append" | "touch" | "delete">;
+
+export function createWriteHandlers({ repository, limits }: HandlerDeps): Writes {
+  return {
+    async save(req, ctx) {
+      const sessionId = validate.sessionId(req.sessionId);
+      if (req.data === undefined) throw validate.invalidArgument("data", "is required");
+      const dataJson = validate.jsonDocument(req.data, "data", limits);
+      const metadataJson =
+        req.metadata === undefined ? undefined : validate.jsonDocument(req.metadata, "metadata", limits);
+      validate.withinSize(dataJson, "data", limits);
+      if (metadataJson !== undefined) validate.withinSize(metadataJson, "metadata", limits);
+      if (req.expectedVersion !== undefined && req.expectedVersion < 0n) {
+        throw validate.invalidArgument("expected_version", "must be 0 (must not exist) or a stored version");
+      }
+      const expiry = validate.expiry(req.expiry);
+      const result = await repository.save(
+        { sessionId, dataJson, metadataJson, expiry, expectedVersion: req.expectedVersion },
+        ctx.signal,
+      );
+      switch (result.kind) {
+        case "saved":
+          return {
+            session: toSession(result.session),
+            created: result.created,
+            durability: result.session.spooled ? Durability.SPOOLED : Durability.DATABASE,
+          };
+        case "expiry-in-past":
+          throw validate.invalidArgument("expires_at", "must be in the future");
+        case "conflict":
+          throw versionConflict(sessionId, req.expectedVersion ?? 0n, result.currentVersion);
+      }
+    },
+
+    async append(req, ctx) {
+      const sessionId = validate.sessionId(req.sessionId);
+      const messages = req.messages === undefined ? [] : (toJson(ListValueSchema, req.messages) as JsonValue[]);
+      const messagesJson = validate.jsonDocument(messages, "messages", limits);
+      validate.withinSize(messagesJson, "messages", limits);
+      const patch = req.patch === undefined ? {} : req.patch;
+      if ("messages" in patch) throw validate.invalidArgument("patch", 'may not set "messages" (append them instead)');
+      const patchJson = validate.jsonDocument(patch, "patch", limits);
+      validate.withinSize(patchJson, "patch", limits);
+      const set = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== null));
+      const removeKeys = Object.keys(patch).filter((key) => patch[key] === null);
+      if (req.expectedVersion !== undefined && req.expectedVersion < 1n) {
+        throw validate.invalidArgument("expected_version", "must be a stored version (Append needs a session)");
+      }
+      const result = await repository.append(
+        {
+          sessionId,
+          messagesJson,
+          setJson: Object.keys(set).length > 0 ? JSON.stringify(set) : undefined,
+          removeKeys,
+          expectedVersion: req.expectedVersion,
+        },
+        ctx.signal,
+      );
+      switch (result.kind) {
+        case "appended":
+          return { version: result.session.version, messageCount: result.session.messageCount };
+        case "missing":
+          throw sessionNotFound(sessionId);
+        case "not-a-list":
+          throw new ConnectError(
+            `session "${sessionId}": data.messages is not a list, there is nothing to append to`,
+            Code.FailedPrecondition,
+          );
+        case "conflict":
+          throw versionConflict(sessionId, req.expectedVersion ?? 0n, result.currentVersion);
+      }
+    },
+
+    async touch(req, ctx) {
+      const sessionId = validate.sessionId(req.sessionId);
+      if (req.expiry.case === undefined || (req.expiry.case === "neverExpire" && !req.expiry.value)) {
+        throw validate.invalidArgument("expiry", "set expires_in, expires_at or never_expire = true");
+      }
+      const result = await repository.touch(sessionId, validate.expiry(req.expiry), ctx.signal);
+      switch (result.kind) {
+        case "touched":
+          return { session: toSession(result.session) };
+        case "expiry-in-past":
+          throw validate.invalidArgument("expires_at", "must be in the future");
+        case "missing":
+          throw sessionNotFound(sessionId);
+      }
+    },
+
+    async delete(req, ctx) {
+      const sessionId = validate.sessionId(req.sessionId);
+      const deleted = await repository.delete(sessionId, req.hard, ctx.signal);
+      if (!deleted && !req.allowMissing) throw sessionNotFound(sessionId);
+      return { deleted, hard: req.hard };
+    },
+  };
+}

@@ -1,0 +1,175 @@
+/**
+ * The repository's writes: Save (alone or many at once), Touch, Delete and the replay of spooled
+ * Saves. Every Save — one, a group-commit batch, a replayed journal entry — is the same statement
+ * for its shape, built below from one rule (`overwrite`) over rows unnested from parallel arrays.
+ */
+import type { Db, Queryable } from "../../db/database.js";
+import type { SaveInput, SaveResult, SessionRepository } from "./contract.js";
+import { columns, expiresAtFrom, expiryInPastSql, fromMicros, micros, type SessionRow, toStored } from "./sql.js";
+
+type Writes = Pick<SessionRepository, "save" | "saveMany" | "touch" | "delete" | "replaySpooled">;
+
+/** Which statement writes a Save: blind with or without metadata, create-only, compare-and-set. */
+type Shape = "blindWithMetadata" | "blindKeepMetadata" | "create" | "compareAndSet";
+
+const shapeOf = (input: SaveInput): Shape =>
+  input.expectedVersion === undefined
+    ? input.metadataJson === undefined
+      ? "blindKeepMetadata"
+      : "blindWithMetadata"
+    : input.expectedVersion === 0n
+      ? "create"
+      : "compareAndSet";
+
+/** The statement's parameters for `inputs`: one array per column of `rows` below. */
+const rowParams = (inputs: readonly SaveInput[]) => [
+  inputs.map((input) => input.sessionId),
+  inputs.map((input) => input.dataJson),
+  inputs.map((input) => input.metadataJson ?? null),
+  inputs.map(({ expiry }) => (expiry.kind === "in" ? expiry.micros.toString() : null)),
+  inputs.map(({ expiry }) => (expiry.kind === "at" ? expiry.micros.toString() : null)),
+  inputs.map((input) => input.expectedVersion?.toString() ?? null),
+];
+
+export function createWrites(db: Db, table: string): Writes {
+  // Column names of the input differ from the table's, so RETURNING's stay unambiguous.
+  const rows = `unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[])
+    AS i(id, data, meta, expires_in_us, expires_at_us, expected)`;
+  const rowExpiresAt = expiresAtFrom("i.expires_in_us", "i.expires_at_us");
+  /**
+   * The rule of a Save over a stored row: the whole document replaces the old one (its messages
+   * are in it: migration 0004's trigger drops the appended rows), a new version, alive again.
+   */
+  const overwrite = (data: string, metadata: string, expiresAt: string) => `session_data = ${data},
+      metadata = ${metadata}, expires_at = ${expiresAt}, last_updated = now(),
+      version = COALESCE(t.version, 1) + 1, is_active = true, messages_external = false, external_messages = 0`;
+  const insert = (metadata: string) => `INSERT INTO ${table} AS t
+      (session_id, session_data, metadata, created_at, last_updated, expires_at, version, is_active)
+    SELECT i.id, i.data::jsonb, ${metadata}, now(), now(), ${rowExpiresAt}, 1, true FROM ${rows}`;
+  // xmax = 0 only on a row this statement inserted (an ON CONFLICT update sets it).
+  const returning = `RETURNING ${columns(false)}, (t.xmax = 0) AS created`;
+  // ON CONFLICT DO UPDATE sees only EXCLUDED, not the input row: whether metadata was given
+  // cannot travel with the row, so Saves with and without metadata are two statements.
+  const statements: Record<Shape, string> = {
+    blindWithMetadata: `${insert("i.meta::jsonb")} ON CONFLICT (session_id) DO UPDATE SET
+      ${overwrite("EXCLUDED.session_data", "EXCLUDED.metadata", "EXCLUDED.expires_at")} ${returning}`,
+    blindKeepMetadata: `${insert("'{}'::jsonb")} ON CONFLICT (session_id) DO UPDATE SET
+      ${overwrite("EXCLUDED.session_data", "t.metadata", "EXCLUDED.expires_at")} ${returning}`,
+    create: `${insert("COALESCE(i.meta::jsonb, '{}'::jsonb)")} ON CONFLICT (session_id) DO NOTHING ${returning}`,
+    compareAndSet: `UPDATE ${table} AS t
+      SET ${overwrite("i.data::jsonb", "COALESCE(i.meta::jsonb, t.metadata)", rowExpiresAt)}
+      FROM ${rows} WHERE t.session_id = i.id AND COALESCE(t.version, 1) = i.expected
+      RETURNING ${columns(false)}, false AS created`,
+  };
+  const currentVersionsSql = `SELECT session_id, COALESCE(version, 1)::int8::text AS version
+    FROM ${table} WHERE session_id = ANY($1::text[])`;
+  const pastExpiriesSql = `SELECT m::text AS at FROM unnest($1::int8[]) AS m WHERE ${fromMicros("m")} <= now()`;
+  const lockForReplaySql = `SELECT COALESCE(version, 1)::int8::text AS version, ${micros("last_updated")} AS last_updated
+    FROM ${table} WHERE session_id = $1 FOR UPDATE`;
+  const touchSql = `UPDATE ${table} SET expires_at = ${expiresAtFrom("$2", "$3")}, last_updated = now()
+    WHERE session_id = $1 AND is_active AND (expires_at IS NULL OR expires_at > now())
+    RETURNING ${columns(false)}`;
+  const deleteSoftSql = `UPDATE ${table} SET is_active = false, last_updated = now(),
+      version = COALESCE(version, 1) + 1
+    WHERE session_id = $1 AND is_active`;
+  const deleteHardSql = `DELETE FROM ${table} WHERE session_id = $1`;
+
+  /** Writes `inputs` (distinct sessions, one shape) with their statement; saved rows by id. */
+  const write = async (tx: Queryable, shape: Shape, inputs: readonly SaveInput[], signal?: AbortSignal) => {
+    const { rows } = await tx.query<SessionRow & { created: boolean }>(statements[shape], rowParams(inputs), signal);
+    return new Map(
+      rows.map((row): [string, SaveResult] => [
+        row.session_id,
+        { kind: "saved", session: toStored(row), created: row.created },
+      ]),
+    );
+  };
+
+  const saveMany: Writes["saveMany"] = async (inputs, signal) => {
+    const results = new Map<string, SaveResult>();
+    // An absolute expiry must be in the future on the database's clock: checked first, for all.
+    const absolute = inputs.flatMap(({ expiry }) => (expiry.kind === "at" ? [expiry.micros.toString()] : []));
+    if (absolute.length > 0) {
+      const past = new Set((await db.query<{ at: string }>(pastExpiriesSql, [absolute], signal)).rows.map((r) => r.at));
+      for (const input of inputs) {
+        if (input.expiry.kind === "at" && past.has(input.expiry.micros.toString())) {
+          results.set(input.sessionId, { kind: "expiry-in-past" });
+        }
+      }
+    }
+    const shapes = new Map<Shape, SaveInput[]>();
+    for (const input of inputs) {
+      if (results.has(input.sessionId)) continue;
+      const group = shapes.get(shapeOf(input)) ?? [];
+      group.push(input);
+      shapes.set(shapeOf(input), group);
+    }
+    for (const [shape, group] of shapes) {
+      for (const [id, result] of await write(db, shape, group, signal)) results.set(id, result);
+    }
+    // A row the statement did not return lost its compare-and-set: report the version it holds.
+    const missing = inputs.filter((input) => !results.has(input.sessionId)).map((input) => input.sessionId);
+    if (missing.length > 0) {
+      const { rows } = await db.query<{ session_id: string; version: string }>(currentVersionsSql, [missing], signal);
+      const current = new Map(rows.map((row) => [row.session_id, BigInt(row.version)]));
+      for (const id of missing) results.set(id, { kind: "conflict", currentVersion: current.get(id) ?? 0n });
+    }
+    return inputs.map((input) => results.get(input.sessionId) as SaveResult);
+  };
+
+  return {
+    saveMany,
+
+    async save(input, signal) {
+      return (await saveMany([input], signal))[0] as SaveResult;
+    },
+
+    async touch(sessionId, expiry, signal) {
+      const micros = expiry.kind === "never" ? null : expiry.micros.toString();
+      if (
+        expiry.kind === "at" &&
+        (await db.query<{ past: boolean }>(expiryInPastSql, [micros], signal)).rows[0]?.past
+      ) {
+        return { kind: "expiry-in-past" };
+      }
+      const params = [sessionId, expiry.kind === "in" ? micros : null, expiry.kind === "at" ? micros : null];
+      const { rows } = await db.query<SessionRow>(touchSql, params, signal);
+      return rows[0] ? { kind: "touched", session: toStored(rows[0]) } : { kind: "missing" };
+    },
+
+    async delete(sessionId, hard, signal) {
+      return (await db.query(hard ? deleteHardSql : deleteSoftSql, [sessionId], signal)).rowCount > 0;
+    },
+
+    async replaySpooled(sessionId, writes, signal) {
+      const first = writes[0];
+      if (first === undefined) throw new Error("replaySpooled: no writes");
+      return db.transaction(async (tx) => {
+        const { rows } = await tx.query<{ version: string; last_updated: string | null }>(lockForReplaySql, [
+          sessionId,
+        ]);
+        const current = rows[0];
+        if (current && BigInt(current.last_updated ?? 0) > first.spooledAt) {
+          return {
+            kind: "conflict",
+            currentVersion: BigInt(current.version),
+            lastUpdated: BigInt(current.last_updated ?? 0),
+          } as const;
+        }
+        let version = 0n;
+        for (const spooled of writes) {
+          const input: SaveInput = {
+            sessionId,
+            dataJson: spooled.dataJson,
+            metadataJson: spooled.metadataJson,
+            expiry: spooled.expiresAt === undefined ? { kind: "never" } : { kind: "at", micros: spooled.expiresAt },
+            expectedVersion: undefined,
+          };
+          const saved = (await write(tx, shapeOf(input), [input])).get(sessionId);
+          version = saved?.kind === "saved" ? saved.session.version : version;
+        }
+        return { kind: "applied", version } as const;
+      }, signal);
+    },
+  };
+}
