@@ -4,6 +4,7 @@
  * interpreted here (read-setting.ts does that); a malformed source is a problem, never a throw.
  */
 import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 
 /** Returns a file's text, or undefined when there is no such file. */
@@ -106,26 +107,41 @@ export function mappingOrUndefined(value: unknown): Readonly<Record<string, unkn
     : undefined;
 }
 
-/** `--name value` or `--name=value`; the last of a repeated flag wins. */
+/**
+ * node:util's parseArgs in its lenient mode, then strict's rules applied token by token, so every
+ * mistake is reported rather than the first one thrown.
+ */
 function parseFlags(argv: readonly string[], known: ReadonlySet<string>, problems: string[]): Map<string, string> {
   const flags = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    const match = /^--([a-z][a-z0-9-]*)(?:=(.*))?$/.exec(arg);
-    if (!match) {
-      problems.push(`unexpected argument "${arg}"`);
-      continue;
+  const { tokens } = parseArgs({
+    args: [...argv],
+    options: Object.fromEntries([...known].map((name) => [name, { type: "string" as const }])),
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  let swallowIndex = -1;
+  for (const token of tokens) {
+    if (token.kind === "option-terminator") {
+      problems.push('unexpected argument "--"');
+    } else if (token.kind === "positional") {
+      // An unknown flag's value, already reported with its flag.
+      if (token.index !== swallowIndex) problems.push(`unexpected argument "${token.value}"`);
+    } else if (!known.has(token.name)) {
+      problems.push(`unknown flag ${token.rawName}`);
+      // Every flag takes a value, so `--bogus 1` is one mistake, not two.
+      if (token.inlineValue === undefined) swallowIndex = token.index + 1;
+    } else if (token.value === undefined) {
+      problems.push(`flag ${token.rawName} needs a value`);
+    } else if (token.inlineValue === false && token.value.startsWith("--")) {
+      // `--port --table x`: parseArgs took `--table` as the port. Say so, and read on from it.
+      problems.push(`flag ${token.rawName} needs a value`);
+      for (const [name, value] of parseFlags(argv.slice(token.index + 1), known, problems)) flags.set(name, value);
+      return flags;
+    } else {
+      flags.set(token.name, token.value);
     }
-    const [, name, inline] = match as unknown as [string, string, string | undefined];
-    const value = inline ?? argv[i + 1];
-    if (value === undefined || (inline === undefined && value.startsWith("--"))) {
-      problems.push(`flag --${name} needs a value`);
-      continue;
-    }
-    if (inline === undefined) i++;
-    flags.set(name, value);
   }
-  for (const name of flags.keys()) if (!known.has(name)) problems.push(`unknown flag --${name}`);
   return flags;
 }
 
