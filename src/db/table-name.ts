@@ -4,9 +4,11 @@
  */
 
 /**
- * Lower-case letters, digits and `_`, not starting with a digit, at most 55 characters: the names
- * derived from it (`{table}_msg`, `{table}_ntf_i`, `{table}_chg` …) then stay within PostgreSQL's
- * 63-byte identifier limit.
+ * Lower-case letters, digits and `_`, not starting with a digit, at most 55 characters: the
+ * table, function, trigger and channel names derived from it (`{table}_msg`, `{table}_ntf_i`,
+ * `{table}_chg`) then stay within PostgreSQL's 63-byte identifier limit. Index names
+ * (`idx_{table}_last_updated` …) can pass it; PostgreSQL truncates them, and they still differ
+ * within the first 63 bytes.
  */
 const tableNamePattern = /^[a-z_][a-z0-9_]{0,54}$/;
 
