@@ -3,7 +3,8 @@
 import { Writable } from "node:stream";
 import pino, { type Logger } from "pino";
 import { type App, type AppConfig, createApp } from "../../src/app.js";
-import { type AuthConfig, defaults, type Limits } from "../../src/config/load-config.js";
+import type { AuthConfig, Limits } from "../../src/config/load-config.js";
+import { settings } from "../../src/config/settings.js";
 import type { Db } from "../../src/db/database.js";
 import type { SessionRepository } from "../../src/sessions/repository/contract.js";
 import type { TlsMaterial } from "../../src/transport/tls.js";
@@ -24,7 +25,7 @@ export interface RunningServer {
 
 export const testLimits: Limits = {
   maxSessionBytes: 64 * 1024,
-  maxDepth: defaults.maxDepth,
+  maxDepth: settings.maxDepth.default,
   maxReceiveBytes: 1024 * 1024,
 };
 

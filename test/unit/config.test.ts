@@ -3,7 +3,8 @@ import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, settings } from "../../src/config/load-config.js";
+import { ConfigError, loadConfig } from "../../src/config/load-config.js";
+import { settings } from "../../src/config/settings.js";
 
 const noFile = () => undefined;
 const file = (text: string) => (path: string) => (path === "config/config.yaml" ? text : undefined);
@@ -61,6 +62,34 @@ describe("loadConfig", () => {
     expect(problems).toContain("ISOTOPE_POOL_MAX");
     expect(problems).toContain("table");
     expect(problems).toContain("--bogus");
+  });
+
+  it("lists problems from flags, environment and file together, in one error", () => {
+    const yaml = file("server:\n  cors_origins: [{ origin: x }]\npostgresql:\n  port: 99999\n");
+    expect(() => loadConfig({ ISOTOPE_MAX_DEPTH: "deep" }, ["--port=70000", "stray"], yaml)).toThrow(
+      new ConfigError([
+        'unexpected argument "stray"',
+        '--port: "70000" is not an integer from 0 to 65535',
+        'ISOTOPE_MAX_DEPTH: "deep" is not an integer ≥ 1',
+        "server.cors_origins: expected a list of strings",
+        'postgresql.port: "99999" is not a port',
+      ]),
+    );
+  });
+
+  it("reads CORS origins comma-separated or as a YAML list", () => {
+    expect(loadConfig({ ISOTOPE_CORS_ORIGINS: "https://a.example, *" }, [], noFile).corsOrigins).toEqual([
+      "https://a.example",
+      "*",
+    ]);
+    const yaml = file("server:\n  cors_origins:\n    - https://a.example\n    - https://b.example\n");
+    expect(loadConfig({}, [], yaml).corsOrigins).toEqual(["https://a.example", "https://b.example"]);
+  });
+
+  it("refuses a postgresql block that is not a mapping", () => {
+    expect(() => loadConfig({}, [], file("postgresql: localhost\n"))).toThrow(
+      /postgresql: expected a mapping of host, port, user, password, database/,
+    );
   });
 
   it("refuses a named config file that does not exist", () => {
@@ -185,9 +214,13 @@ describe("loadConfig", () => {
     });
   });
 
-  it("is documented: README's configuration reference has a row for every setting", () => {
+  it("is documented: README's configuration reference has a row for every setting, with its default", () => {
     const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
-    const rows = Object.values(settings).map((s) => `| \`--${s.flag}\` | \`${s.env}\` | \`${s.file.join(".")}\` |`);
+    const rows = Object.values(settings).map((s) => {
+      // An unset default or an empty list reads in words there ("none", "all interfaces" …).
+      const scalar = s.default === undefined || Array.isArray(s.default) ? "" : ` ${s.default}`;
+      return `| \`--${s.flag}\` | \`${s.env}\` | \`${s.file.join(".")}\` |${scalar}`;
+    });
     expect(rows.filter((row) => !readme.includes(row))).toEqual([]);
   });
 });

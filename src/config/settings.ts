@@ -1,0 +1,238 @@
+/**
+ * Every setting the service reads, one row each: its flag, environment variable and path in
+ * config.yaml, what kind of value it takes and its default. A new setting is one new row (and one
+ * README row: test/unit/config.test.ts checks they agree). The file's `postgresql:` block, the
+ * seed's, is read apart (database-settings.ts).
+ */
+import { isTableName, tableNameRule } from "../db/table-name.js";
+import type { TokenConfig } from "./auth-tokens.js";
+import type { SettingAddress } from "./sources.js";
+
+/** What each kind of setting is once read (read-setting.ts says how each is written). */
+export interface KindValues {
+  string: string;
+  int: number;
+  bool: boolean;
+  list: string[];
+  tokens: TokenConfig[];
+}
+
+export type Kind = keyof KindValues;
+
+/** Rules a value must follow beyond its kind; a value breaking one is a problem. */
+interface Rules {
+  string: {
+    /** The problem with `value` (without the setting's name), or undefined when it is fine. */
+    check?: (value: string) => string | undefined;
+  };
+  int: { min: number; max?: number };
+  bool: unknown;
+  list: unknown;
+  tokens: unknown;
+}
+
+type SettingOf<K extends Kind> = SettingAddress & {
+  kind: K;
+  /** What the service uses when no source sets it; undefined = off, or chosen elsewhere. */
+  default: KindValues[K] | undefined;
+} & Rules[K];
+
+/** One row of the table. */
+export type Setting = { [K in Kind]: SettingOf<K> }[Kind];
+
+/** A setting's value: its kind's type, or undefined too when it has no default. */
+export type SettingValue<S extends Setting> =
+  | KindValues[S["kind"]]
+  | (undefined extends S["default"] ? undefined : never);
+
+const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/** Every setting the service reads, by the name the code uses; README's configuration reference mirrors it. */
+export const settings = {
+  port: { flag: "port", env: "PORT", file: ["server", "port"], kind: "int", min: 0, max: 65535, default: 50051 },
+  /** Undefined = all interfaces. */
+  host: { flag: "host", env: "HOST", file: ["server", "host"], kind: "string", default: undefined },
+  shutdownGraceMs: {
+    flag: "shutdown-grace-ms",
+    env: "ISOTOPE_SHUTDOWN_GRACE_MS",
+    file: ["server", "shutdown_grace_ms"],
+    kind: "int",
+    min: 0,
+    default: 10_000,
+  },
+  /** Undefined = the file's `postgresql:` block, else the embedded database. */
+  databaseUrl: {
+    flag: "database-url",
+    env: "DATABASE_URL",
+    file: ["storage", "database_url"],
+    kind: "string",
+    // Never echoes the value: it may hold a password.
+    check: (url) => (/^postgres(ql)?:\/\//.test(url) ? undefined : "expected postgres://user@host:port/db"),
+    default: undefined,
+  },
+  /** The embedded database's directory. */
+  dataDir: {
+    flag: "data-dir",
+    env: "ISOTOPE_DATA_DIR",
+    file: ["storage", "data_dir"],
+    kind: "string",
+    default: "./data",
+  },
+  /** Undefined = no outage spool. */
+  spoolDir: {
+    flag: "spool-dir",
+    env: "ISOTOPE_SPOOL_DIR",
+    file: ["storage", "spool_dir"],
+    kind: "string",
+    default: undefined,
+  },
+  table: {
+    flag: "table",
+    env: "ISOTOPE_TABLE",
+    file: ["storage", "table"],
+    kind: "string",
+    check: (name) => (isTableName(name) ? undefined : `"${name}" is not a valid table name (${tableNameRule})`),
+    default: "isotope_sessions",
+  },
+  poolMax: {
+    flag: "pool-max",
+    env: "ISOTOPE_POOL_MAX",
+    file: ["storage", "pool_max"],
+    kind: "int",
+    min: 1,
+    default: 10,
+  },
+  statementTimeoutMs: {
+    flag: "statement-timeout-ms",
+    env: "ISOTOPE_STATEMENT_TIMEOUT_MS",
+    file: ["storage", "statement_timeout_ms"],
+    kind: "int",
+    min: 1,
+    default: 30_000,
+  },
+  connectTimeoutMs: {
+    flag: "connect-timeout-ms",
+    env: "ISOTOPE_CONNECT_TIMEOUT_MS",
+    file: ["storage", "connect_timeout_ms"],
+    kind: "int",
+    min: 1,
+    default: 5_000,
+  },
+  /** 0 = no hot cache. */
+  cacheBytes: {
+    flag: "cache-bytes",
+    env: "ISOTOPE_CACHE_BYTES",
+    file: ["storage", "cache_bytes"],
+    kind: "int",
+    min: 0,
+    default: 64 * 1024 * 1024,
+  },
+  /** 1 = no group commit. */
+  groupCommitMaxBatch: {
+    flag: "group-commit-max-batch",
+    env: "ISOTOPE_GROUP_COMMIT_MAX_BATCH",
+    file: ["storage", "group_commit_max_batch"],
+    kind: "int",
+    min: 1,
+    default: 64,
+  },
+  groupCommitWindowMs: {
+    flag: "group-commit-window-ms",
+    env: "ISOTOPE_GROUP_COMMIT_WINDOW_MS",
+    file: ["storage", "group_commit_window_ms"],
+    kind: "int",
+    min: 0,
+    default: 0,
+  },
+  maxSessionBytes: {
+    flag: "max-session-bytes",
+    env: "ISOTOPE_MAX_SESSION_BYTES",
+    file: ["limits", "max_session_bytes"],
+    kind: "int",
+    min: 1,
+    default: 8 * 1024 * 1024,
+  },
+  /** Keep it ≤ 48: see Limits.maxDepth. */
+  maxDepth: {
+    flag: "max-depth",
+    env: "ISOTOPE_MAX_DEPTH",
+    file: ["limits", "max_depth"],
+    kind: "int",
+    min: 1,
+    default: 32,
+  },
+  maxReceiveBytes: {
+    flag: "max-receive-bytes",
+    env: "ISOTOPE_MAX_RECEIVE_BYTES",
+    file: ["limits", "max_receive_bytes"],
+    kind: "int",
+    min: 1024,
+    default: 16 * 1024 * 1024,
+  },
+  logLevel: {
+    flag: "log-level",
+    env: "LOG_LEVEL",
+    file: ["log", "level"],
+    kind: "string",
+    check: (level) => (logLevels.includes(level) ? undefined : `"${level}" is not one of ${logLevels.join(", ")}`),
+    default: "info",
+  },
+  /** Empty = no browser origin may call; "*" = any. */
+  corsOrigins: {
+    flag: "cors-origins",
+    env: "ISOTOPE_CORS_ORIGINS",
+    file: ["server", "cors_origins"],
+    kind: "list",
+    default: [],
+  },
+  /** Empty = access control off. */
+  authTokens: {
+    flag: "auth-tokens",
+    env: "ISOTOPE_AUTH_TOKENS",
+    file: ["auth", "tokens"],
+    kind: "tokens",
+    default: [],
+  },
+  authProtectHealth: {
+    flag: "auth-protect-health",
+    env: "ISOTOPE_AUTH_PROTECT_HEALTH",
+    file: ["auth", "protect_health"],
+    kind: "bool",
+    default: false,
+  },
+  authProtectReflection: {
+    flag: "auth-protect-reflection",
+    env: "ISOTOPE_AUTH_PROTECT_REFLECTION",
+    file: ["auth", "protect_reflection"],
+    kind: "bool",
+    default: false,
+  },
+  /** Undefined (with the key) = cleartext; tls-settings.ts pairs the three files. */
+  tlsCertFile: {
+    flag: "tls-cert-file",
+    env: "ISOTOPE_TLS_CERT_FILE",
+    file: ["tls", "cert_file"],
+    kind: "string",
+    default: undefined,
+  },
+  tlsKeyFile: {
+    flag: "tls-key-file",
+    env: "ISOTOPE_TLS_KEY_FILE",
+    file: ["tls", "key_file"],
+    kind: "string",
+    default: undefined,
+  },
+  /** Set = mutual TLS. */
+  tlsClientCaFile: {
+    flag: "tls-client-ca-file",
+    env: "ISOTOPE_TLS_CLIENT_CA_FILE",
+    file: ["tls", "client_ca_file"],
+    kind: "string",
+    default: undefined,
+  },
+} satisfies Record<string, Setting>;
+
+export type SettingName = keyof typeof settings;
+
+/** Every setting's value, as read-setting.ts reads them. */
+export type SettingValues = { [N in SettingName]: SettingValue<(typeof settings)[N]> };
