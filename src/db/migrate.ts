@@ -1,23 +1,17 @@
 /**
  * Versioned schema migrations, applied at start-up. Files in ./migrations named NNNN_name.sql,
- * with `{{table}}` standing for the configured (validated) table name. One transaction holds a
- * transaction-level advisory lock keyed on the table, so two replicas starting together apply each
- * migration once: the second waits, then finds nothing left to do.
+ * with `{{table}}` standing for the configured (validated) table name, each run whole as the
+ * script it is (`exec`: no statement splitting, so plpgsql bodies are written as SQL is). One
+ * transaction holds a transaction-level advisory lock keyed on the table, so two replicas starting
+ * together apply each migration once: the second waits, then finds nothing left to do.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import type { Db } from "./database.js";
+import { assertTableName } from "./table-name.js";
 
 const migrationsDir = fileURLToPath(new URL("./migrations/", import.meta.url));
-
-/** The table name is the only identifier ever interpolated into SQL: it must be a plain one. */
-export function assertTableName(name: string): string {
-  if (!/^[a-z_][a-z0-9_]{0,54}$/.test(name)) {
-    throw new Error(`invalid table name "${name}": lower-case letters, digits and _ only, at most 55 characters`);
-  }
-  return name;
-}
 
 interface Migration {
   version: number;
@@ -60,19 +54,11 @@ export async function migrate(db: Db, options: { table: string }, log: Logger): 
     const applied: number[] = [];
     for (const migration of migrations) {
       if (done.has(migration.version)) continue;
-      // One statement per query: PGlite's extended protocol takes a single statement.
-      for (const statement of statements(migration.sql)) await tx.query(statement);
+      await tx.exec(migration.sql);
       await tx.query(recordSql, [options.table, migration.version, migration.name]);
       log.info({ table: options.table, version: migration.version, name: migration.name }, "migration applied");
       applied.push(migration.version);
     }
     return { applied };
   });
-}
-
-function statements(sql: string): string[] {
-  return sql
-    .split(/;\s*$/m)
-    .map((chunk) => chunk.replace(/^\s*--.*$/gm, "").trim())
-    .filter((chunk) => chunk.length > 0);
 }
