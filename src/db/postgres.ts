@@ -86,9 +86,9 @@ export async function openPostgres(options: PostgresOptions, log: Logger): Promi
       cancelled = cancel(pid);
     };
     signal?.addEventListener("abort", onAbort, { once: true });
+    let result: pg.QueryResult<R> | pg.QueryResult<R>[];
     try {
-      const result = await client.query<R>(sql, params as unknown[] | undefined);
-      return { rows: result.rows, rowCount: result.rowCount ?? result.rows.length };
+      result = await client.query<R>(sql, params as unknown[] | undefined);
     } catch (error) {
       if (signal?.aborted) {
         await cancelled;
@@ -98,6 +98,9 @@ export async function openPostgres(options: PostgresOptions, log: Logger): Promi
     } finally {
       signal?.removeEventListener("abort", onAbort);
     }
+    // A script of several statements (exec) answers with one result each: the last one counts.
+    const last = Array.isArray(result) ? (result[result.length - 1] as pg.QueryResult<R>) : result;
+    return { rows: last.rows, rowCount: last.rowCount ?? last.rows.length };
   };
 
   const withClient = async <T>(fn: (client: pg.PoolClient) => Promise<T>, signal?: AbortSignal): Promise<T> => {
