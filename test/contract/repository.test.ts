@@ -1,17 +1,21 @@
-// The repository contract, run on every backend (PGlite always, PostgreSQL when DATABASE_URL is set).
+// The repository contract (src/sessions/repository/contract.ts), run over every composition of
+// the stack — plain, group commit, cache, spool — on every backend (PGlite always, PostgreSQL when
+// DATABASE_URL is set): a layer may add what it does, never change what the contract promises.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../../src/db/database.js";
 import { migrate } from "../../src/db/migrate.js";
 import type { SessionRepository } from "../../src/sessions/repository/contract.js";
-import { createSessionRepository } from "../../src/sessions/repository/create.js";
 import { backends, silentLogger } from "../support/databases.js";
 import { saveInput } from "../support/save-input.js";
+import { stacks } from "../support/stacks.js";
 
 const table = "isotope_sessions";
 
 const input = saveInput;
 
-describe.each(backends())("repository on $name", (backend) => {
+const compositions = backends().flatMap((backend) => stacks.map((stack) => ({ backend, stack })));
+
+describe.each(compositions)("repository $stack.name on $backend.name", ({ backend, stack }) => {
   let db: Db;
   let repo: SessionRepository;
   let cleanup: () => Promise<void>;
@@ -19,9 +23,12 @@ describe.each(backends())("repository on $name", (backend) => {
   beforeAll(async () => {
     ({ db, cleanup } = await backend.open());
     await migrate(db, { table }, silentLogger());
-    repo = createSessionRepository(db, table);
+    repo = await stack.open(db, table);
   });
-  afterAll(async () => cleanup());
+  afterAll(async () => {
+    await repo.close();
+    await cleanup();
+  });
 
   it("creates at version 1, then bumps the version by one on every write", async () => {
     const first = await repo.save(input("v-1", { messages: [1, 2] }));
