@@ -12,7 +12,7 @@ import type { Db } from "./db/database.js";
 import { migrate } from "./db/migrate.js";
 import { openDatabase } from "./db/open.js";
 import { createHealthProbe } from "./rpc/health-probe.js";
-import { createRpc, type Rpc } from "./rpc/routes.js";
+import { createRpc, messageRecursionLimit, type Rpc } from "./rpc/routes.js";
 import type { SessionRepository } from "./sessions/repository/contract.js";
 import { createRepositoryStack } from "./sessions/repository/stack.js";
 import { createRpcHandler } from "./transport/handler.js";
@@ -72,9 +72,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     fastPath: { service: rpc.sessionServiceDesc, implementation: rpc.sessionService },
     interceptors: rpc.interceptors,
     readMaxBytes: config.limits.maxReceiveBytes,
-    // Each JSON level of a Struct is two or three protobuf message levels (Struct → Value → …):
-    // let the decoder reach past max_depth so the validator can refuse it with the field named.
-    recursionLimit: config.limits.maxDepth * 4 + 32,
+    recursionLimit: messageRecursionLimit(config.limits),
     shutdownSignal: shutdown.signal,
     corsOrigins: config.corsOrigins,
     log,

@@ -74,6 +74,15 @@ export function createRpc({ db, repository, limits, log, auth }: RpcDeps): Rpc {
 }
 
 /**
+ * How deep a request message may nest, in protobuf message levels. Each JSON level of a Struct is
+ * two or three of them (Struct → Value → …): the decoder reaches past max_depth, so the validator
+ * can refuse a too-deep document with the field named.
+ */
+export function messageRecursionLimit(limits: Limits): number {
+  return limits.maxDepth * 4 + 32;
+}
+
+/**
  * The contract as reflection serves it: from the descriptor set `npm run generate` builds, which
  * keeps the .proto comments (the descriptor embedded in gen/*_pb.ts drops them).
  */

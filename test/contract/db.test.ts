@@ -8,8 +8,8 @@ import type { Db } from "../../src/db/database.js";
 import { openEmbedded } from "../../src/db/embedded.js";
 import { DatabaseAbortError, DatabaseTimeoutError } from "../../src/db/errors.js";
 import { loadMigrations, migrate } from "../../src/db/migrate.js";
-import { assertTableName } from "../../src/db/table-name.js";
 import { openPostgres } from "../../src/db/postgres.js";
+import { assertTableName } from "../../src/db/table-name.js";
 import { createSessionRepository } from "../../src/sessions/repository/create.js";
 import { backends, postgresUrl, silentLogger } from "../support/databases.js";
 

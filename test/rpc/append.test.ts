@@ -3,18 +3,17 @@
 import { fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { ListValueSchema } from "@bufbuild/protobuf/wkt";
 import { Code, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SessionService } from "../../gen/isotope/session/v1/session_pb.js";
 import { backends } from "../support/databases.js";
-import { type RunningServer, startServer, tableChecksum } from "../support/server.js";
+import { type InMemoryServer, startInMemory, tableChecksum } from "../support/server.js";
 
 const turn = (i: number) => ({ role: i % 2 ? "assistant" : "user", content: `turn ${i}`, i });
 const turns = (from: number, to: number) => Array.from({ length: to - from }, (_, k) => turn(from + k));
 const list = (values: object[]) => fromJson(ListValueSchema, values as JsonValue);
 
 describe.each(backends())("Append on $name", (backend) => {
-  let server: RunningServer;
+  let server: InMemoryServer;
   let client: ReturnType<typeof createClient<typeof SessionService>>;
   const append = (sessionId: string, messages: object[], extra: object = {}) =>
     client.append({ sessionId, messages: list(messages), ...extra });
@@ -38,8 +37,8 @@ describe.each(backends())("Append on $name", (backend) => {
     }`;
 
   beforeAll(async () => {
-    server = await startServer(backend);
-    client = createClient(SessionService, createGrpcTransport({ baseUrl: server.url }));
+    server = await startInMemory(backend);
+    client = createClient(SessionService, server.transport);
   });
   afterAll(async () => server.stop());
 

@@ -1,12 +1,11 @@
-// Concurrent writers through the real server, on every backend: compare-and-set loses no update,
+// Concurrent writers through the service (in memory), on every backend: compare-and-set loses no update,
 // blind writes are last-writer-wins with one version per write, and a create race has one winner.
 import type { JsonValue } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SessionService } from "../../gen/isotope/session/v1/session_pb.js";
 import { backends } from "../support/databases.js";
-import { type RunningServer, startServer } from "../support/server.js";
+import { type InMemoryServer, startInMemory } from "../support/server.js";
 
 const writers = 32;
 // 32 × 50 (the figure) takes minutes on a 2-core machine: each retry resends a growing document.
@@ -14,14 +13,14 @@ const writers = 32;
 const messagesPerWriter = 10;
 
 describe.each(backends())("concurrent writers on $name", (backend) => {
-  let server: RunningServer;
+  let server: InMemoryServer;
   // One transport (one HTTP/2 connection) per writer, as 32 engines would have.
   let clients: Array<Client<typeof SessionService>>;
   let reader: Client<typeof SessionService>;
 
   beforeAll(async () => {
-    server = await startServer(backend);
-    const connect = () => createClient(SessionService, createGrpcTransport({ baseUrl: server.url }));
+    server = await startInMemory(backend);
+    const connect = () => createClient(SessionService, server.transport);
     clients = Array.from({ length: writers }, connect);
     reader = connect();
   });

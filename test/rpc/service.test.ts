@@ -1,9 +1,8 @@
-// SessionService through a real socket with the connect-node gRPC transport, on every backend:
-// the semantics of DESIGN.md's table and one case per row of its error list.
+// SessionService in memory (its routes and interceptors behind createRouterTransport), on every
+// backend: the semantics of the README's Semantics table and one case per row of its Errors table.
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -13,17 +12,17 @@ import {
   VersionConflictSchema,
 } from "../../gen/isotope/session/v1/session_pb.js";
 import { backends } from "../support/databases.js";
-import { type RunningServer, startServer, tableChecksum, testLimits } from "../support/server.js";
+import { type InMemoryServer, startInMemory, tableChecksum, testLimits } from "../support/server.js";
 
 type SaveInit = MessageInitShape<typeof SaveRequestSchema>;
 
 describe.each(backends())("SessionService over gRPC on $name", (backend) => {
-  let server: RunningServer;
+  let server: InMemoryServer;
   let client: Client<typeof SessionService>;
 
   beforeAll(async () => {
-    server = await startServer(backend);
-    client = createClient(SessionService, createGrpcTransport({ baseUrl: server.url }));
+    server = await startInMemory(backend);
+    client = createClient(SessionService, server.transport);
   });
   afterAll(async () => server.stop());
 

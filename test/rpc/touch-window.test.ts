@@ -1,15 +1,14 @@
 // Touch (sliding expiry without a rewrite) and the last_messages window of Load and RestoreStream.
 import { Code, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SessionService } from "../../gen/isotope/session/v1/session_pb.js";
 import { backends } from "../support/databases.js";
-import { type RunningServer, startServer, tableChecksum } from "../support/server.js";
+import { type InMemoryServer, startInMemory, tableChecksum } from "../support/server.js";
 
 const messages = (n: number) => Array.from({ length: n }, (_, i) => ({ role: i % 2 ? "assistant" : "user", i }));
 
 describe.each(backends())("Touch and last_messages on $name", (backend) => {
-  let server: RunningServer;
+  let server: InMemoryServer;
   let client: ReturnType<typeof createClient<typeof SessionService>>;
   const row = async (sessionId: string) =>
     (
@@ -21,8 +20,8 @@ describe.each(backends())("Touch and last_messages on $name", (backend) => {
     ).rows[0];
 
   beforeAll(async () => {
-    server = await startServer(backend);
-    client = createClient(SessionService, createGrpcTransport({ baseUrl: server.url }));
+    server = await startInMemory(backend);
+    client = createClient(SessionService, server.transport);
   });
   afterAll(async () => server.stop());
 

@@ -1,11 +1,13 @@
 // Boots the real service in-process on a real socket (port 0) over a fresh database of one
 // backend, through the same composition root as src/main.ts.
 import { Writable } from "node:stream";
+import { createRouterTransport, type Transport } from "@connectrpc/connect";
 import pino, { type Logger } from "pino";
 import { type App, type AppConfig, createApp } from "../../src/app.js";
 import type { AuthConfig, Limits } from "../../src/config/load-config.js";
 import { settings } from "../../src/config/settings.js";
 import type { Db } from "../../src/db/database.js";
+import { messageRecursionLimit } from "../../src/rpc/routes.js";
 import type { SessionRepository } from "../../src/sessions/repository/contract.js";
 import type { TlsMaterial } from "../../src/transport/tls.js";
 import type { Backend } from "./databases.js";
@@ -111,8 +113,37 @@ export async function startServer(
   };
 }
 
+/** The service without a socket: its routes and interceptors behind an in-memory transport. */
+export interface InMemoryServer {
+  transport: Transport;
+  db: Db;
+  table: string;
+  logs: Array<Record<string, unknown>>;
+  repository: SessionRepository;
+  stop(): Promise<void>;
+}
+
+/**
+ * The app over a fresh database of `backend`, served in memory (Connect protocol, binary) through
+ * the same routes, interceptors and limits as on the port.
+ */
+export async function startInMemory(backend: Backend, overrides: Partial<AppConfig> = {}): Promise<InMemoryServer> {
+  const { app, logs, stop } = await startApp(backend, overrides);
+  const limits = overrides.limits ?? testLimits;
+  const recursionLimit = messageRecursionLimit(limits);
+  const transport = createRouterTransport(app.rpc.routes, {
+    router: {
+      interceptors: app.rpc.interceptors,
+      readMaxBytes: limits.maxReceiveBytes,
+      binaryOptions: { recursionLimit },
+      jsonOptions: { recursionLimit },
+    },
+  });
+  return { transport, db: app.db, table: "isotope_sessions", logs, repository: app.repository, stop };
+}
+
 /** An order-independent checksum of the sessions table, to prove a request changed nothing. */
-export async function tableChecksum(server: RunningServer): Promise<string> {
+export async function tableChecksum(server: Pick<RunningServer, "db" | "table">): Promise<string> {
   const { rows } = await server.db.query<{ sum: string | null }>(
     `SELECT md5(string_agg(md5(t::text), ',' ORDER BY session_id)) AS sum FROM ${server.table} t`,
   );
