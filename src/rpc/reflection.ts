@@ -15,8 +15,8 @@ import * as v1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 type Request = v1.ServerReflectionRequest;
 type Answer = v1.ServerReflectionResponse["messageResponse"];
 
-/** The reflection files themselves, for callers that want them listed too. */
-export const reflectionFiles: DescFile[] = [
+/** The reflection files themselves: reflection describes itself too. */
+const reflectionFiles: DescFile[] = [
   v1.file_grpc_reflection_v1_reflection,
   v1alpha.file_grpc_reflection_v1alpha_reflection,
 ];

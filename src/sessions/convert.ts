@@ -1,6 +1,7 @@
 /**
- * Rows ↔ messages: turns repository values into protobuf messages, and page tokens into keyset
- * cursors and back. The only place that knows both the repository's shapes and the contract's.
+ * Rows ↔ messages: turns repository values (StoredSession, microseconds) into protobuf messages
+ * (Session, Timestamp, Duration), stored JSON text into objects a Struct can carry, and page tokens
+ * into keyset cursors and back. responses.ts builds on it for what a handler answers with.
  */
 import { create, type JsonObject } from "@bufbuild/protobuf";
 import { type Duration, DurationSchema, type Timestamp, TimestampSchema } from "@bufbuild/protobuf/wkt";

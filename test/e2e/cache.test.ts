@@ -1,4 +1,4 @@
-// The hot cache (src/sessions/cache.ts): Loads served from memory, and never a stale version —
+// The hot cache (src/sessions/repository/cache.ts): Loads served from memory, and never a stale version —
 // not after a change made in SQL behind the service's back, not across two server processes on
 // one database, not while the notification channel is down.
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
