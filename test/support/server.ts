@@ -12,10 +12,8 @@ import type { SessionRepository } from "../../src/sessions/repository/contract.j
 import type { TlsMaterial } from "../../src/transport/tls.js";
 import type { Backend } from "./databases.js";
 
-export interface RunningServer {
-  /** http://127.0.0.1:port, or https://… with TLS. */
-  url: string;
-  port: number;
+/** A test's service: the app over a fresh database, and what a test looks at behind it. */
+interface TestService {
   db: Db;
   table: string;
   /** Every log line the server wrote, parsed. */
@@ -23,6 +21,13 @@ export interface RunningServer {
   /** The whole repository stack the server runs on (its layers' figures: `status()`). */
   repository: SessionRepository;
   stop(): Promise<void>;
+}
+
+/** The service on a real socket. */
+export interface RunningServer extends TestService {
+  /** http://127.0.0.1:port, or https://… with TLS. */
+  url: string;
+  port: number;
 }
 
 export const testLimits: Limits = {
@@ -114,13 +119,8 @@ export async function startServer(
 }
 
 /** The service without a socket: its routes and interceptors behind an in-memory transport. */
-export interface InMemoryServer {
+export interface InMemoryServer extends TestService {
   transport: Transport;
-  db: Db;
-  table: string;
-  logs: Array<Record<string, unknown>>;
-  repository: SessionRepository;
-  stop(): Promise<void>;
 }
 
 /**

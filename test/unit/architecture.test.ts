@@ -71,27 +71,22 @@ describe("the rooms of docs/architecture.md", () => {
     expect(homeless).toEqual([]);
   });
 
+  // Every import of every source file, with the room it is made from.
+  const imports = [...sourceFiles("src"), ...sourceFiles("packages/client/src")].flatMap((file) =>
+    importsOf(file).map((target) => ({ file, room: roomOf(rooms, file) as Room, target })),
+  );
+
   it("every import stays in its room or goes to one the table allows", () => {
-    const crossings: string[] = [];
-    for (const file of [...sourceFiles("src"), ...sourceFiles("packages/client/src")]) {
-      const room = roomOf(rooms, file) as Room;
-      for (const target of importsOf(file)) {
-        if (!/^(src|gen|packages)\//.test(target)) continue; // a package: see the next test
-        const targetRoom = roomOf(rooms, target)?.path ?? (target.startsWith("gen/") ? "gen" : target);
-        if (targetRoom !== room.path && !room.mayImport.includes(targetRoom)) crossings.push(`${file} → ${target}`);
-      }
-    }
-    expect(crossings).toEqual([]);
+    const crossings = imports.filter(({ room, target }) => {
+      if (!/^(src|gen|packages)\//.test(target)) return false; // a package: see the next test
+      const targetRoom = roomOf(rooms, target)?.path ?? (target.startsWith("gen/") ? "gen" : target);
+      return targetRoom !== room.path && !room.mayImport.includes(targetRoom);
+    });
+    expect(crossings.map(({ file, target }) => `${file} → ${target}`)).toEqual([]);
   });
 
   it("no room uses a package or folder it must not", () => {
-    const uses: string[] = [];
-    for (const file of [...sourceFiles("src"), ...sourceFiles("packages/client/src")]) {
-      const room = roomOf(rooms, file) as Room;
-      for (const target of importsOf(file)) {
-        for (const banned of room.mustNotUse) if (within(target, banned)) uses.push(`${file} → ${target}`);
-      }
-    }
-    expect(uses).toEqual([]);
+    const uses = imports.filter(({ room, target }) => room.mustNotUse.some((banned) => within(target, banned)));
+    expect(uses.map(({ file, target }) => `${file} → ${target}`)).toEqual([]);
   });
 });
