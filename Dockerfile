@@ -1,6 +1,18 @@
 # syntax=docker/dockerfile:1
 # Isotope Sessions: multi-stage build, production dependencies only, non-root, health-checked.
-# The service runs TypeScript through tsx (a production dependency), so there is no compile step.
+# `build` compiles the TypeScript with tsc (scripts/build.mjs, as `npm start` does); the runtime
+# image runs the compiled JavaScript with node and holds neither tsc, tsx nor the sources.
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY packages/client/package.json packages/client/
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.mjs scripts/
+COPY gen ./gen
+COPY src ./src
+RUN npm run build
 
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
@@ -20,9 +32,12 @@ ENV NODE_ENV=production \
 ENV NODE_OPTIONS=--max-old-space-size=192
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
+# package.json says "type": "module": node reads dist/**/*.js as ES modules because of it.
 COPY package.json ./
-COPY gen ./gen
-COPY src ./src
+# dist/src and dist/gen keep the repository's layout: migrations/*.sql and session.binpb are found
+# by relative URLs from the compiled modules.
+COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/gen ./dist/gen
 COPY scripts/healthcheck.mjs ./scripts/healthcheck.mjs
 RUN mkdir -p /data && chown node:node /data
 USER node
@@ -32,4 +47,4 @@ EXPOSE 50051
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "scripts/healthcheck.mjs"]
 STOPSIGNAL SIGTERM
-CMD ["node", "--import", "tsx", "src/main.ts"]
+CMD ["node", "dist/src/main.js"]

@@ -1,11 +1,13 @@
 /**
- * The product's server for a benchmark: `src/main.ts` in a process of its own on a random port,
- * ready when the port accepts connections (at any --log-level), and its CPU and memory read from
- * /proc while it runs.
+ * The product's server for a benchmark: the compiled service (`node dist/src/main.js`, as
+ * production runs it, rebuilt first so the figures are of the current source) in a process of its
+ * own on a random port, ready when the port accepts connections (at any --log-level), and its CPU
+ * and memory read from /proc while it runs.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { connect } from "node:net";
+import { fileURLToPath } from "node:url";
 
 export interface BenchServer {
   child: ChildProcess;
@@ -13,15 +15,19 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
+const root = fileURLToPath(new URL("..", import.meta.url));
+let built = false;
+
 export async function spawnServer(args: string[], nodeArgs: string[] = []): Promise<BenchServer> {
+  if (!built) {
+    execFileSync(process.execPath, ["scripts/build.mjs"], { cwd: root, stdio: "inherit" });
+    built = true;
+  }
   const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const child = spawn(
-    process.execPath,
-    [...nodeArgs, "--import", "tsx", "src/main.ts", "--port", String(port), ...args],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
+  const child = spawn(process.execPath, [...nodeArgs, "dist/src/main.js", "--port", String(port), ...args], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   let exited = false;
   child.once("exit", () => {
     exited = true;

@@ -9,7 +9,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { postgresUrl } from "../support/databases.js";
-import { clientFor, startService, stop } from "../support/service.js";
+import { clientFor, serviceMain, startService, stop } from "../support/service.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "isotope-lifecycle-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -125,15 +125,7 @@ if (postgresUrl) {
 
 describe("a bad configuration", () => {
   it("exits with code 2 and lists every problem at once", { timeout: 60_000 }, async () => {
-    const child = spawn(process.execPath, [
-      "--import",
-      "tsx",
-      "src/main.ts",
-      "--port",
-      "notaport",
-      "--table",
-      "Bad Name",
-    ]);
+    const child = spawn(process.execPath, [serviceMain, "--port", "notaport", "--table", "Bad Name"]);
     let stderr = "";
     child.stderr.on("data", (chunk) => {
       stderr += chunk;

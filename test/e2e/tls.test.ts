@@ -23,7 +23,7 @@ import { type Certificates, makeCertificates } from "../support/certificates.js"
 import { embedded } from "../support/databases.js";
 import { silentConnectionLifetime } from "../support/ports.js";
 import { type RunningServer, startServer, testLimits } from "../support/server.js";
-import { startService, stop } from "../support/service.js";
+import { serviceMain, startService, stop } from "../support/service.js";
 
 let certs: Certificates;
 beforeAll(() => {
@@ -286,7 +286,7 @@ describe("the TLS settings", () => {
   it("stop the real process at start, exit code 2, when the key is not the certificate's", {
     timeout: 60_000,
   }, async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--data-dir", `${certs.dir}/never`], {
+    const child = spawn(process.execPath, [serviceMain, "--data-dir", `${certs.dir}/never`], {
       env: {
         ...process.env,
         ISOTOPE_TLS_CERT_FILE: certs.paths.serverCert,

@@ -1,8 +1,11 @@
-// The service as a real process, started the way README says (`node --import tsx src/main.ts`),
-// on a free port, with its log lines parsed.
+// The service as a real process, started as production runs it (`node dist/src/main.js`, the
+// compiled code that test/support/build-service.ts rebuilt at the start of this test run), on a
+// free port, with its log lines parsed.
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { inject } from "vitest";
 import { SessionService } from "../../gen/isotope/session/v1/session_pb.js";
 import { freePort } from "./ports.js";
 
@@ -15,11 +18,16 @@ export interface Service {
   exited: Promise<number | string>;
 }
 
-/** Starts `node --import tsx src/main.ts` and resolves once it logs "serving". */
+/** The compiled entry point; the vitest global setup builds it before any test runs. */
+export const serviceMain = fileURLToPath(new URL("../../dist/src/main.js", import.meta.url));
+
+/** Starts `node dist/src/main.js` and resolves once it logs "serving". */
 export async function startService(args: string[], env: Record<string, string | undefined> = {}): Promise<Service> {
+  if (!inject("serviceBuilt"))
+    throw new Error("dist/ was not rebuilt for this run: vitest.config.ts's globalSetup (build-service.ts) does that");
   const port = await freePort();
   const { DATABASE_URL: _, ...rest } = process.env;
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--port", String(port), ...args], {
+  const child = spawn(process.execPath, [serviceMain, "--port", String(port), ...args], {
     env: { ...rest, ...env },
   });
   let output = "";
