@@ -77,7 +77,6 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
   setMaxListeners(0, shutdown.signal);
   const handler = createRpcHandler({
     routes: rpc.routes,
-    fastPath: { service: rpc.sessionServiceDesc, implementation: rpc.sessionService },
     interceptors: rpc.interceptors,
     readMaxBytes: config.limits.maxReceiveBytes,
     // Each JSON level of a Struct is two or three protobuf message levels (Struct → Value → …):
