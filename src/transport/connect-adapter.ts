@@ -1,13 +1,14 @@
 /**
  * connect-es's router on Node's request and response — what connect-node's connectNodeAdapter does,
  * through the same public functions — for every call the transport does not answer itself
- * (streams, JSON, compression, unusual requests). Three additions:
+ * (streams, JSON, compression, unusual requests). Four additions:
  *
  * - A request whose body the transport has already read (a server-streaming call it checked, see
  *   stream-request-check.ts) is served from those bytes.
  * - A handler that ends because its client went away is logged at debug through pino, not printed
  *   on stderr.
  * - A response stream whose peer went away is failed, so its handler finishes (releaseOnClose).
+ * - A request without an authority (HTTP/1.0 without Host) is a 400, not an uncaught exception.
  */
 import type { ConnectRouter } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -34,6 +35,13 @@ export function createConnectAdapter(router: ConnectRouter, options: ConnectAdap
     const handler = handlers.get(req.url?.split("?", 2)[0] ?? "");
     if (!handler) {
       options.fallback(req, res);
+      return;
+    }
+    // connect-node builds the request's URL from its authority and throws, outside any promise,
+    // when there is none (HTTP/1.0 without Host): that would take the process down.
+    if (("authority" in req ? req.authority : req.headers.host) === undefined) {
+      res.writeHead(400);
+      res.end();
       return;
     }
     releaseOnClose(res);

@@ -2,6 +2,7 @@
 // protocol and HTTP version the port speaks, for unary calls (the transport's own adapter) and for
 // server-streaming calls (checked, then served by connect-es from the bytes already read), while
 // every other fault keeps connect-es's code for it. Raw requests: no generated client sends these.
+import net from "node:net";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LoadRequestSchema, RestoreStreamRequestSchema } from "../../gen/isotope/session/v1/session_pb.js";
@@ -81,4 +82,25 @@ describe.each(versions)("over HTTP/%s", (version) => {
       expect(codes).toEqual(["InvalidArgument", "ResourceExhausted", "Unimplemented", "InvalidArgument"]);
     });
   }
+});
+
+it("a request without an authority (HTTP/1.0, no Host) is a 400 on every path; the server carries on", async () => {
+  const http10 = (head: string, body = "") =>
+    new Promise<string>((resolve) => {
+      const socket = net.connect(server.port, "127.0.0.1", () => socket.end(`${head}\r\n\r\n${body}`));
+      let reply = "";
+      socket.on("data", (chunk) => {
+        reply += chunk.toString("latin1");
+      });
+      socket.on("close", () => resolve(reply.split("\r\n")[0] ?? ""));
+      socket.on("error", () => resolve("error"));
+    });
+  const json = '{"sessionId":"echo"}';
+  const post = (type: string, body: string) =>
+    http10(`POST ${service}/Load HTTP/1.0\r\ncontent-type: ${type}\r\ncontent-length: ${body.length}`, body);
+  expect(await post("application/json", json)).toBe("HTTP/1.1 400 Bad Request");
+  expect(await http10(`GET ${service}/Load?encoding=json&message=%7B%7D HTTP/1.0`)).toBe("HTTP/1.1 400 Bad Request");
+  // The transport's own adapter needs no authority: it answers.
+  expect(await post("application/proto", load.toString("latin1"))).toBe("HTTP/1.1 200 OK");
+  expect(await send("2", `${service}/Load`, "application/proto", load)).toBe("OK");
 });
