@@ -2,11 +2,12 @@
 // with a protobuf body arrives (gRPC, gRPC-Web and Connect over HTTP/1.1 and HTTP/2, Connect GET)
 // goes through the interceptors, carries headers and trailers both ways, keeps its deadline, is
 // cancelled by shutdown and by its client leaving, and never shows a client a non-Connect error.
+import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SessionService } from "../../gen/isotope/session/v1/session_pb.js";
-import { startTransportServer, type TransportServer } from "../support/transport.js";
+import { LoadRequestSchema, SessionService } from "../../gen/isotope/session/v1/session_pb.js";
+import { envelope, rawRequest, startTransportServer, type TransportServer } from "../support/transport.js";
 
 let server: TransportServer;
 beforeAll(async () => {
@@ -110,6 +111,28 @@ describe.each(Object.entries(transports))("a unary call over %s", (_, { protocol
     const lines = server.logs.slice(logged);
     expect(lines.map((line) => [line.level, line.msg])).toContainEqual([20, "response not completed"]);
     expect(lines.filter((line) => Number(line.level) >= 40)).toEqual([]);
+  });
+});
+
+describe("CORS", () => {
+  it("its headers ride on the adapter's answers, success and error, both HTTP versions", async () => {
+    const message = Buffer.from(toBinary(LoadRequestSchema, create(LoadRequestSchema, { sessionId: "echo" })));
+    const origins = [];
+    for (const version of ["1.1", "2"] as const) {
+      for (const [contentType, body] of [
+        ["application/proto", message],
+        ["application/grpc-web+proto", envelope(message)],
+        ["application/grpc", envelope(Buffer.from([0xff]))], // an error: trailers-only over HTTP/2
+      ] as const) {
+        const answer = await rawRequest(server.port, version, {
+          path: "/isotope.session.v1.SessionService/Load",
+          headers: { "content-type": contentType, origin: "https://page.example" },
+          body,
+        });
+        origins.push(answer.headers["access-control-allow-origin"]);
+      }
+    }
+    expect(origins).toEqual(Array(6).fill("https://page.example"));
   });
 });
 

@@ -37,8 +37,8 @@ export interface TransportServer {
 /**
  * Load by session id: "echo" answers with the id, a response header and a trailer; "wait" waits
  * for its signal and throws the reason; "fail" throws NOT_FOUND with metadata; "boom" throws a
- * plain Error. RestoreStream sends one message with restored_count = batch_size. Health Check
- * answers SERVING.
+ * plain Error. RestoreStream sends one message with restored_count = batch_size; Health Check
+ * answers SERVING. CORS allows https://page.example.
  */
 export async function startTransportServer(readMaxBytes = 64 * 1024): Promise<TransportServer> {
   const seen: SeenCall[] = [];
@@ -84,7 +84,7 @@ export async function startTransportServer(readMaxBytes = 64 * 1024): Promise<Tr
     readMaxBytes,
     recursionLimit: 100,
     shutdownSignal: shutdown.signal,
-    corsOrigins: [],
+    corsOrigins: ["https://page.example"],
     log: capturingLogger(logs),
   });
   const server = createHttpServer(handler, { log: capturingLogger(logs) });
