@@ -69,7 +69,6 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
   setMaxListeners(0, shutdown.signal);
   const handler = createRpcHandler({
     routes: rpc.routes,
-    fastPath: { service: rpc.sessionServiceDesc, implementation: rpc.sessionService },
     interceptors: rpc.interceptors,
     readMaxBytes: config.limits.maxReceiveBytes,
     recursionLimit: messageRecursionLimit(config.limits),

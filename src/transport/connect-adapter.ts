@@ -1,40 +1,53 @@
 /**
- * connect-node's adapter (its connectNodeAdapter is these thirty lines) with two differences:
+ * connect-es's router on Node's request and response — what connect-node's connectNodeAdapter does,
+ * through the same public functions — for every call the transport does not answer itself
+ * (streams, JSON, compression, unusual requests). Four additions:
  *
- * - A request body that is not protobuf is INVALID_ARGUMENT on every protocol. connect-es answers
- *   INTERNAL — hard-coded in its binary serialization — which tells a caller that sent garbage the
- *   server is broken; our gRPC fast path already answers INVALID_ARGUMENT.
+ * - A request whose body the transport has already read (a server-streaming call it checked, see
+ *   stream-request-check.ts) is served from those bytes.
  * - A handler that ends because its client went away is logged at debug through pino, not printed
  *   on stderr.
+ * - A response stream whose peer went away is failed, so its handler finishes (releaseOnClose).
+ * - A request without an authority (HTTP/1.0 without Host) is a 400, not an uncaught exception.
  */
-import {
-  Code,
-  ConnectError,
-  type ConnectRouter,
-  type ConnectRouterOptions,
-  createConnectRouter,
-} from "@connectrpc/connect";
-import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
-import type { NodeHandler } from "./node-handler.js";
+import type { NodeHandler, NodeRequest, NodeResponse } from "./node-handler.js";
 
-export interface ConnectHandlerOptions extends ConnectRouterOptions {
-  routes: (router: ConnectRouter) => void;
+export interface ConnectAdapter {
+  /** Serves a request connect-es reads itself. */
+  serve: NodeHandler;
+  /** Serves a request whose whole body has already been read: `body`. */
+  replay(req: NodeRequest, res: NodeResponse, body: Uint8Array): void;
+}
+
+export interface ConnectAdapterOptions {
   /** For paths no service serves. */
   fallback: NodeHandler;
   log: Logger;
 }
 
-export function createConnectHandler(options: ConnectHandlerOptions): NodeHandler {
-  const router = createConnectRouter(options);
-  options.routes(router);
+export function createConnectAdapter(router: ConnectRouter, options: ConnectAdapterOptions): ConnectAdapter {
   const handlers = new Map(router.handlers.map((handler) => [handler.requestPath, handler]));
-  return (req, res) => {
+  const run = (req: NodeRequest, res: NodeResponse, body: Uint8Array | undefined) => {
     const handler = handlers.get(req.url?.split("?", 2)[0] ?? "");
-    if (!handler) return options.fallback(req, res);
-    handler(universalRequestFromNodeRequest(req, res, undefined, undefined))
-      .then((response) => universalResponseToNodeResponse(undecodableAsInvalidArgument(response), res))
+    if (!handler) {
+      options.fallback(req, res);
+      return;
+    }
+    // connect-node builds the request's URL from its authority and throws, outside any promise,
+    // when there is none (HTTP/1.0 without Host): that would take the process down.
+    if (("authority" in req ? req.authority : req.headers.host) === undefined) {
+      res.writeHead(400);
+      res.end();
+      return;
+    }
+    releaseOnClose(res);
+    const request = universalRequestFromNodeRequest(req, res, undefined, undefined);
+    handler(body === undefined ? request : { ...request, body: once(body) })
+      .then((response) => universalResponseToNodeResponse(response, res))
       .catch((reason: unknown) => {
         if (ConnectError.from(reason).code === Code.Aborted) return;
         options.log.debug(
@@ -43,73 +56,26 @@ export function createConnectHandler(options: ConnectHandlerOptions): NodeHandle
         );
       });
   };
+  return {
+    serve: (req, res) => run(req, res, undefined),
+    replay: run,
+  };
 }
 
-const undecodable = (message: string | null | undefined) => message?.startsWith("parse binary:") === true;
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-/** connect-es's INTERNAL for a request body protobuf cannot decode, as INVALID_ARGUMENT. */
-function undecodableAsInvalidArgument(response: UniversalServerResponse): UniversalServerResponse {
-  // Connect unary: the error is the (small) JSON body of an HTTP 500.
-  if (response.status === 500 && response.body !== undefined) {
-    const fixed = { ...response };
-    fixed.body = connectErrorFixed(fixed, response.body);
-    return fixed;
-  }
-  // gRPC and gRPC-Web: the status is in the headers (trailers-only), the trailers, or — gRPC-Web —
-  // the body's trailer frame.
-  grpcStatusFix(response.header);
-  grpcStatusFix(response.trailer);
-  const grpcWeb = response.header?.get("content-type")?.startsWith("application/grpc-web") === true;
-  return response.body === undefined || !grpcWeb ? response : { ...response, body: trailerFramesFixed(response.body) };
-}
-
-async function* connectErrorFixed(response: UniversalServerResponse, chunks: AsyncIterable<Uint8Array>) {
-  const parts: Uint8Array[] = [];
-  for await (const chunk of chunks) parts.push(chunk);
-  const body = Buffer.concat(parts);
-  try {
-    const error = JSON.parse(decoder.decode(body)) as { code?: string; message?: string };
-    if (error.code === "internal" && undecodable(error.message)) {
-      // connect-node writes status and headers after the body's first chunk: still in time.
-      const fixed = encoder.encode(JSON.stringify({ ...error, code: "invalid_argument" }));
-      response.status = 400;
-      response.header?.set("content-length", String(fixed.byteLength));
-      yield fixed;
-      return;
-    }
-  } catch {
-    // not a Connect error body: pass it on as it was
-  }
+async function* once(body: Uint8Array): AsyncIterable<Uint8Array> {
   yield body;
 }
 
-function grpcStatusFix(fields: Headers | undefined): void {
-  const message = fields?.get("grpc-message");
-  if (fields?.get("grpc-status") !== String(Code.Internal) || !undecodable(message && decodeURIComponent(message)))
-    return;
-  fields.set("grpc-status", String(Code.InvalidArgument));
-}
-
-async function* trailerFramesFixed(chunks: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
-  for await (const chunk of chunks) {
-    // A gRPC-Web trailer frame: flag 0x80, a 4-byte length, then "name: value\r\n" lines.
-    if (chunk.byteLength < 5 || chunk[0] !== 0x80) {
-      yield chunk;
-      continue;
+/**
+ * A response stream whose peer went away (connection reset, stream cancelled) closes without an
+ * "error" event, and connect-node's writer waits for "drain" or "error" forever: the handler of an
+ * abandoned server stream would stay suspended, holding its batch and the drain count. Turning
+ * such a close into an error lets the writer fail and the handler finish.
+ */
+function releaseOnClose(res: NodeResponse): void {
+  res.once("close", () => {
+    if (!res.writableFinished && res.listenerCount("error") > 0) {
+      res.emit("error", new Error("the client closed the stream before the response was complete"));
     }
-    const text = decoder.decode(chunk.subarray(5));
-    const message = /^grpc-message: (.*)$/m.exec(text)?.[1]?.trim();
-    if (!/^grpc-status: 13\r?$/m.test(text) || !undecodable(message && decodeURIComponent(message))) {
-      yield chunk;
-      continue;
-    }
-    const fixed = encoder.encode(text.replace(/^grpc-status: 13/m, `grpc-status: ${Code.InvalidArgument}`));
-    const frame = new Uint8Array(5 + fixed.byteLength);
-    frame[0] = 0x80;
-    new DataView(frame.buffer).setUint32(1, fixed.byteLength);
-    frame.set(fixed, 5);
-    yield frame;
-  }
+  });
 }

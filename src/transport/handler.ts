@@ -1,23 +1,27 @@
 /**
- * The one NodeHandler the port serves: CORS first, then unary gRPC calls on the fast path, and
- * everything else through the Connect adapter; paths no service serves get UNIMPLEMENTED (gRPC)
- * or 404. Knows services and methods only as descriptors: nothing here knows sessions.
+ * The one NodeHandler the port serves: CORS first; then each call goes where it is answered —
+ * unary calls with a protobuf body to the transport's own adapter, server-streaming calls with a
+ * protobuf body to connect-es once their request message is checked, everything else (JSON,
+ * compression, client and bidi streams) straight to connect-es; paths no service serves get
+ * UNIMPLEMENTED (gRPC) or 404. Knows services and methods only as descriptors and implementations
+ * handed over by the routes: nothing here knows sessions.
  */
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import type { BinaryReadOptions, DescService } from "@bufbuild/protobuf";
-import { Code, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
+import type { Http2ServerRequest } from "node:http2";
+import type { BinaryReadOptions, JsonReadOptions } from "@bufbuild/protobuf";
+import { Code, type ConnectRouter, createConnectRouter, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { createConnectHandler } from "./connect-adapter.js";
+import { recogniseBinaryCall } from "./binary-call.js";
+import { createConnectAdapter } from "./connect-adapter.js";
 import { withCors } from "./cors.js";
-import { createGrpcFastPath } from "./grpc-fast-path.js";
 import type { NodeHandler } from "./node-handler.js";
+import { registerRoutes } from "./registered-methods.js";
+import { createStreamRequestCheck } from "./stream-request-check.js";
+import { createUnaryAdapter } from "./unary-adapter.js";
 
 export interface RpcHandlerOptions {
   /** Registers every service on a Connect router. */
   routes: (router: ConnectRouter) => void;
-  /** The service (and its implementation) whose unary methods the fast path serves. */
-  fastPath: { service: DescService; implementation: Record<string, unknown> };
-  /** The same chain on both paths: every call is logged, authorised, drained and mapped alike. */
+  /** The same chain on every path: every call is logged, authorised, drained and mapped alike. */
   interceptors: Interceptor[];
   readMaxBytes: number;
   /** How deep a request message may nest (protobuf message levels). */
@@ -30,31 +34,33 @@ export interface RpcHandlerOptions {
 }
 
 export function createRpcHandler(options: RpcHandlerOptions): NodeHandler {
+  const { interceptors, readMaxBytes, shutdownSignal, log } = options;
   const binaryOptions: Partial<BinaryReadOptions> = { recursionLimit: options.recursionLimit };
-  const connect = releaseOnClose(
-    createConnectHandler({
-      routes: options.routes,
-      interceptors: options.interceptors,
-      readMaxBytes: options.readMaxBytes,
-      binaryOptions,
-      jsonOptions: { recursionLimit: options.recursionLimit },
-      // Compressing 4 KB responses costs more CPU than the loopback / LAN bytes it saves.
-      acceptCompression: [],
-      shutdownSignal: options.shutdownSignal,
-      fallback: unknownRoute,
-      log: options.log,
-    }),
-  );
-  const fastPath = createGrpcFastPath({
-    ...options.fastPath,
-    interceptors: options.interceptors,
-    readMaxBytes: options.readMaxBytes,
+  const jsonOptions: Partial<JsonReadOptions> = { recursionLimit: options.recursionLimit };
+  const router = createConnectRouter({
+    interceptors,
+    readMaxBytes,
     binaryOptions,
-    shutdownSignal: options.shutdownSignal,
+    jsonOptions,
+    // Compressing 4 KB responses costs more CPU than the loopback / LAN bytes it saves.
+    acceptCompression: [],
+    shutdownSignal,
+  });
+  const methods = registerRoutes(router, options.routes);
+  const connect = createConnectAdapter(router, { fallback: unknownRoute, log });
+  const unary = createUnaryAdapter({ interceptors, readMaxBytes, binaryOptions, jsonOptions, shutdownSignal, log });
+  const checkStream = createStreamRequestCheck({
+    readMaxBytes,
+    binaryOptions,
+    jsonOptions,
+    replay: connect.replay,
+    log,
   });
   return withCors(options.corsOrigins, (req, res) => {
-    if (req.httpVersionMajor === 2 && fastPath(req as Http2ServerRequest, res as Http2ServerResponse)) return;
-    connect(req, res);
+    const call = recogniseBinaryCall(req, methods);
+    if (call === undefined) connect.serve(req, res);
+    else if (call.spec.kind === "unary") unary(call, req, res);
+    else checkStream(call, req, res);
   });
 }
 
@@ -82,20 +88,3 @@ const unknownRoute: NodeHandler = (req, res) => {
     res.end();
   }
 };
-
-/**
- * A response stream whose peer went away (connection reset, stream cancelled) closes without an
- * "error" event, and connect-node's writer waits for "drain" or "error" forever: the handler of an
- * abandoned server stream would stay suspended, holding its batch and the drain count. Turning
- * such a close into an error lets the writer fail and the handler finish.
- */
-function releaseOnClose(handler: NodeHandler): NodeHandler {
-  return (req, res) => {
-    res.once("close", () => {
-      if (!res.writableFinished && res.listenerCount("error") > 0) {
-        res.emit("error", new Error("the client closed the stream before the response was complete"));
-      }
-    });
-    handler(req, res);
-  };
-}

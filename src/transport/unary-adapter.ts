@@ -1,0 +1,121 @@
+/**
+ * The transport's own adapter for unary calls with a protobuf body — gRPC, gRPC-Web and Connect
+ * (POST, and GET with encoding=proto), over HTTP/1.1 and HTTP/2 — which connect-es's router would
+ * otherwise serve. It reads the one request message straight off the request, decodes it with
+ * protobuf-es, runs the router's interceptors and the method's implementation (unary-invoke.ts),
+ * and writes the answer in the caller's protocol (protocol-answers.ts) in one go.
+ *
+ * Why our own: connect-es answers INTERNAL for a body protobuf cannot decode (hard-coded in its
+ * binary serialization), which tells a caller that sent garbage that the server is broken; here it
+ * is INVALID_ARGUMENT. And a unary call is the hot path: connect-es's universal handler spends most
+ * of its per-call CPU in protocol machinery (async-iterable pipes, request/response adapters, an
+ * AbortController aborted with a fresh DOMException per call) — see bench/RESULTS.md.
+ */
+import type { IncomingHttpHeaders } from "node:http";
+import type { Http2ServerRequest } from "node:http2";
+import type { TLSSocket } from "node:tls";
+import type { BinaryReadOptions, JsonWriteOptions } from "@bufbuild/protobuf";
+import { Code, ConnectError, type Interceptor, type MethodImplSpec } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import type { BinaryCall } from "./binary-call.js";
+import type { NodeRequest, NodeResponse } from "./node-handler.js";
+import { writeUnaryAnswer } from "./protocol-answers.js";
+import { readBody, watchClient } from "./request-body.js";
+import { connectGetMessage, decodeRequest, envelopedBodyLimit, singleEnvelopedMessage } from "./request-message.js";
+import { createUnaryInvoker, type UnaryOutcome } from "./unary-invoke.js";
+
+export interface UnaryAdapterOptions {
+  /** The router's chain: every call is logged, authorised, drained and mapped alike. */
+  interceptors: Interceptor[];
+  readMaxBytes: number;
+  binaryOptions: Partial<BinaryReadOptions>;
+  /** For Connect's JSON error bodies. */
+  jsonOptions: Partial<JsonWriteOptions>;
+  /** Aborts every call's signal when the grace period of a shutdown is over. */
+  shutdownSignal: AbortSignal;
+  log: Logger;
+}
+
+/** Serves a unary call recognised by binary-call.ts, answering it whatever happens. */
+export type UnaryAdapter = (call: BinaryCall, req: NodeRequest, res: NodeResponse) => void;
+
+export function createUnaryAdapter(options: UnaryAdapterOptions): UnaryAdapter {
+  const { readMaxBytes, binaryOptions, jsonOptions, log } = options;
+  const invoke = createUnaryInvoker(options);
+
+  return (call, req, res) => {
+    const spec = call.spec as Extract<MethodImplSpec, { kind: "unary" }>;
+    const client = watchClient(req, res);
+    const answer = (outcome: UnaryOutcome) => {
+      // A client that reset the stream or dropped the connection gets nothing.
+      if (client.signal.aborted) {
+        log.debug({ procedure: procedureOf(spec), err: outcome.error }, "response not completed");
+        return;
+      }
+      client.answered();
+      try {
+        writeUnaryAnswer(call.protocol, req, res, outcome, jsonOptions);
+      } catch (error) {
+        log.debug({ procedure: procedureOf(spec), err: error }, "response not completed");
+      }
+    };
+    /** Decodes the request message from `read` (which throws ConnectErrors) and runs the call. */
+    const serve = (read: () => Uint8Array) => {
+      let input: ReturnType<typeof decodeRequest>;
+      try {
+        input = decodeRequest(spec.method.input, read(), binaryOptions);
+      } catch (error) {
+        answer({ header: new Headers(), trailer: new Headers(), error: error as ConnectError });
+        return;
+      }
+      void invoke(spec, input, {
+        protocolName: call.protocol,
+        requestMethod: req.method ?? "POST",
+        url: requestUrl(req),
+        requestHeader: requestFields(req.headers),
+        timeoutMs: call.timeoutMs,
+        requestSignal: client.signal,
+      }).then(answer);
+    };
+
+    const query = call.query;
+    if (query !== undefined) {
+      serve(() => connectGetMessage(query, readMaxBytes));
+      return;
+    }
+    const enveloped = call.protocol !== "connect";
+    readBody(req, enveloped ? envelopedBodyLimit(readMaxBytes) : readMaxBytes, (body) =>
+      serve(() => {
+        if (body.kind === "too large") {
+          throw new ConnectError(
+            `message size is larger than configured readMaxBytes ${readMaxBytes}`,
+            Code.ResourceExhausted,
+          );
+        }
+        return enveloped ? singleEnvelopedMessage(body.body, readMaxBytes) : body.body;
+      }),
+    );
+  };
+}
+
+const procedureOf = (spec: MethodImplSpec) => `${spec.method.parent.typeName}/${spec.method.name}`;
+
+/** The request's header fields, without HTTP/2's pseudo-headers (":path"…). */
+function requestFields(headers: IncomingHttpHeaders): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const key in headers) {
+    const value = headers[key];
+    if (value === undefined || key.startsWith(":")) continue;
+    fields[key] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return fields;
+}
+
+function requestUrl(req: NodeRequest): string {
+  if ("stream" in req) {
+    const h2 = req as Http2ServerRequest;
+    return `${h2.scheme}://${h2.authority}${h2.url}`;
+  }
+  const scheme = (req.socket as TLSSocket).encrypted ? "https" : "http";
+  return `${scheme}://${req.headers.host ?? "localhost"}${req.url ?? "/"}`;
+}
