@@ -81,6 +81,10 @@ export async function openPostgres(options: PostgresOptions, log: Logger): Promi
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
       const result = await client.query<R>(sql, params as unknown[] | undefined);
+      // The statement beat its cancel: pg_cancel_backend names the backend, not the statement, so
+      // the cancel would stop whatever this connection runs next (another caller's, once released).
+      // Hold the connection until it has landed on an idle backend, which ignores it.
+      await cancelled;
       return { rows: result.rows, rowCount: result.rowCount ?? result.rows.length };
     } catch (error) {
       if (signal?.aborted) {
