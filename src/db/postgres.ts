@@ -90,6 +90,10 @@ export async function openPostgres(options: PostgresOptions, log: Logger): Promi
     let result: pg.QueryResult<R> | pg.QueryResult<R>[];
     try {
       result = await client.query<R>(sql, params as unknown[] | undefined);
+      // The statement beat its cancel: pg_cancel_backend names the backend, not the statement, so
+      // the cancel would stop whatever this connection runs next (another caller's, once released).
+      // Hold the connection until it has landed on an idle backend, which ignores it.
+      await cancelled;
     } catch (error) {
       if (signal?.aborted) {
         await cancelled;

@@ -133,6 +133,31 @@ if (postgresUrl) {
       expect((await db.query<{ one: number }>("SELECT 1 AS one")).rows[0]?.one).toBe(1);
     });
 
+    it("a cancel sent for an abandoned statement never lands on the next caller's", async () => {
+      // One connection, so the next statement runs on the backend the cancel was aimed at. The
+      // abort comes near the end of a short statement, which often finishes before its cancel
+      // arrives: a cancel still on its way must not meet the next statement.
+      const single = await openPostgres(
+        { connectionString: postgresUrl, poolMax: 1, statementTimeoutMs: 10_000, connectTimeoutMs: 5000 },
+        log,
+      );
+      try {
+        const next: string[] = [];
+        for (let i = 0; i < 40; i++) {
+          await single.query("SELECT pg_sleep(0.005)", [], AbortSignal.timeout(1 + (i % 6))).catch(() => {});
+          next.push(
+            await single.query("SELECT pg_sleep(0.05)").then(
+              () => "ok",
+              (error: { code?: string }) => error.code ?? String(error),
+            ),
+          );
+        }
+        expect(next.filter((outcome) => outcome !== "ok")).toEqual([]);
+      } finally {
+        await single.close();
+      }
+    });
+
     it("stops a statement that runs past the statement timeout with SQLSTATE 57014", async () => {
       const short = await openPostgres(
         { connectionString: postgresUrl, poolMax: 1, statementTimeoutMs: 100, connectTimeoutMs: 5000 },

@@ -19,24 +19,45 @@ describe.each(backends())("group commit on $name", (backend) => {
   let db: Db;
   let repo: SessionRepository;
   let cleanup: () => Promise<void>;
-  /** Sizes of the batches the grouped repository wrote, in order. */
-  let batches: number[];
+  /** The session ids of every batch the grouped repository handed to saveMany, in order. */
+  let batches: string[][] = [];
+  /** While set, a batch waits for it before it is written: the one slot stays taken. */
+  let gate: Promise<void> | undefined;
   let grouped: SessionRepository;
 
   beforeAll(async () => {
     ({ db, cleanup } = await backend.open());
     await migrate(db, { table }, silentLogger());
     repo = createSessionRepository(db, table);
-    const counting: SessionRepository = {
+    const observed: SessionRepository = {
       ...repo,
-      saveMany(inputs, signal) {
-        batches.push(inputs.length);
+      async saveMany(inputs, signal) {
+        batches.push(inputs.map((input) => input.sessionId));
+        await gate;
         return repo.saveMany(inputs, signal);
       },
     };
-    grouped = withGroupCommit(counting, { maxBatch: 64, windowMs: 0, maxInFlight: 1 });
+    grouped = withGroupCommit(observed, { maxBatch: 64, windowMs: 0, maxInFlight: 1 });
   });
   afterAll(async () => cleanup());
+
+  /** Starts a Save whose batch is held open: every Save made before release() queues behind it. */
+  const holdingOneBatch = (sessionId: string) => {
+    batches = [];
+    let open = () => {};
+    gate = new Promise((resolve) => {
+      open = resolve;
+    });
+    const held = grouped.save(input(sessionId, {}));
+    return {
+      held,
+      release() {
+        expect(batches).toEqual([[sessionId]]); // one batch in flight at a time: the rest queued
+        gate = undefined;
+        open();
+      },
+    };
+  };
 
   it("saveMany writes every shape in one call, each input getting its own outcome", async () => {
     await repo.save(input("gm-kept", { v: 0 }, { metadataJson: '{"user_id":"u1"}' }));
@@ -76,7 +97,7 @@ describe.each(backends())("group commit on $name", (backend) => {
     expect(results.every((result) => version(result) === 1n)).toBe(true);
     // The first Save goes alone (nothing was running); the rest queued behind it and went together.
     expect(batches.length).toBeLessThan(40);
-    expect(batches.reduce((a, b) => a + b, 0)).toBe(40);
+    expect(batches.flat().sort()).toEqual(results.map((_, i) => `gm-many-${i}`).sort());
     const stored = await Promise.all(results.map((_, i) => repo.load(`gm-many-${i}`, false)));
     expect(stored.map((row) => JSON.parse(row?.dataJson ?? "null").i)).toEqual(results.map((_, i) => i));
   });
@@ -89,26 +110,36 @@ describe.each(backends())("group commit on $name", (backend) => {
 
   it("a compare-and-set conflict fails only its own caller", async () => {
     await repo.save(input("gm-cas-batch", { v: 0 }));
-    const [stale, ...blind] = await Promise.all([
-      grouped.save(input("gm-blocker", {})), // keeps the next ones queued into one batch
-      grouped.save(input("gm-cas-batch", { v: 1 }, { expectedVersion: 7n })),
-      ...Array.from({ length: 5 }, (_, i) => grouped.save(input(`gm-cas-neighbour-${i}`, { i }))),
-    ]).then((all) => all.slice(1));
-    expect(stale).toEqual({ kind: "conflict", currentVersion: 1n });
-    expect(blind.map(version)).toEqual([1n, 1n, 1n, 1n, 1n]);
+    const neighbours = Array.from({ length: 5 }, (_, i) => `gm-cas-neighbour-${i}`);
+    const blocker = holdingOneBatch("gm-blocker");
+    const stale = grouped.save(input("gm-cas-batch", { v: 1 }, { expectedVersion: 7n }));
+    const blind = neighbours.map((id, i) => grouped.save(input(id, { i })));
+    blocker.release();
+    expect(await stale).toEqual({ kind: "conflict", currentVersion: 1n });
+    expect((await Promise.all(blind)).map(version)).toEqual([1n, 1n, 1n, 1n, 1n]);
+    // The stale write and its neighbours went to the database as one statement.
+    expect(batches).toEqual([["gm-blocker"], ["gm-cas-batch", ...neighbours]]);
+    await blocker.held;
   });
 
   it("a row the database refuses fails alone; its neighbours in the batch are written", async () => {
-    const outcomes = await Promise.allSettled([
-      grouped.save(input("gm-first", {})),
+    const neighbours = Array.from({ length: 4 }, (_, i) => `gm-good-${i}`);
+    const first = holdingOneBatch("gm-first");
+    const outcomes = Promise.allSettled([
       // jsonb refuses \u0000 in text: the statement carrying it fails as a whole.
       grouped.save({ ...input("gm-bad", {}), dataJson: '{"nul":"\\u0000"}' }),
-      ...Array.from({ length: 4 }, (_, i) => grouped.save(input(`gm-good-${i}`, { i }))),
+      ...neighbours.map((id, i) => grouped.save(input(id, { i }))),
     ]);
-    expect(outcomes[1]?.status).toBe("rejected");
-    expect(outcomes.filter((outcome) => outcome.status === "fulfilled")).toHaveLength(5);
+    first.release();
+    const [bad, ...good] = await outcomes;
+    // A batch formed around the bad row; only its own caller hears of the refusal.
+    expect(batches).toEqual([["gm-first"], ["gm-bad", ...neighbours]]);
+    expect(bad).toMatchObject({ status: "rejected", reason: { code: "22P05" } }); // untranslatable character
+    expect(good.map((outcome) => outcome.status)).toEqual(["fulfilled", "fulfilled", "fulfilled", "fulfilled"]);
+    expect(await first.held).toMatchObject({ kind: "saved" });
     expect(await repo.load("gm-bad", false)).toBeUndefined();
-    for (let i = 0; i < 4; i++) expect(await repo.load(`gm-good-${i}`, false)).toBeDefined();
+    const stored = await Promise.all(neighbours.map((id) => repo.load(id, false)));
+    expect(stored.map((row) => JSON.parse(row?.dataJson ?? "null"))).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }, { i: 3 }]);
   });
 
   it("a caller that gives up while queued is not written", async () => {

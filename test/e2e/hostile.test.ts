@@ -10,7 +10,7 @@ import { codeToHttpStatus, codeToString } from "@connectrpc/connect/protocol-con
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SaveRequestSchema, SessionService } from "../../gen/isotope/session/v1/session_pb.js";
-import { createDualListener } from "../../src/transport/listener.js";
+import { createDualListener, defaultSniffTimeoutMs } from "../../src/transport/listener.js";
 import { backends } from "../support/databases.js";
 import { silentConnectionLifetime } from "../support/ports.js";
 import { type RunningServer, startServer, tableChecksum, testLimits } from "../support/server.js";
@@ -121,6 +121,25 @@ function h1(port: number, path: string, method: string, headers: http.OutgoingHt
   });
 }
 
+/**
+ * A TCP peer that sends `bytes` (perhaps none) and then nothing; resolves once connected. `open`
+ * turns false when the server closes the connection; `answered` turns true if it ever replies.
+ */
+async function quietPeer(port: number, bytes: string) {
+  const socket = net.connect(port, "127.0.0.1");
+  socket.on("error", () => {});
+  const peer = { open: true, answered: false, closed: new Promise<void>((resolve) => socket.once("close", resolve)) };
+  void peer.closed.then(() => {
+    peer.open = false;
+  });
+  socket.on("data", () => {
+    peer.answered = true;
+  });
+  await new Promise((resolve) => socket.once("connect", resolve));
+  if (bytes) socket.write(bytes);
+  return peer;
+}
+
 describe.each(backends())("hostile input on $name", (backend) => {
   let server: RunningServer;
   let client: ReturnType<typeof createClient<typeof SessionService>>;
@@ -174,11 +193,27 @@ describe.each(backends())("hostile input on $name", (backend) => {
     await unharmed();
   });
 
-  it("a connection that never speaks does not hold anyone else up", async () => {
-    const silent = net.connect(server.port, "127.0.0.1");
-    await new Promise((resolve) => silent.once("connect", resolve));
-    await unharmed();
-    silent.destroy();
+  it("connections that never speak hold up neither other callers nor shutdown", async () => {
+    // A server of its own, as stop() is one of the assertions.
+    const own = await startServer(backend);
+    // Peers that connect and say nothing, or stop halfway through the HTTP/2 preface: the sniff
+    // keeps each one open until its timeout, waiting for the bytes that decide the protocol.
+    const peers = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => quietPeer(own.port, i % 2 ? "PRI * HTTP/2.0\r\n" : "")),
+    );
+    // Callers on new connections, over both HTTP versions, are served meanwhile…
+    const ownClient = createClient(SessionService, createGrpcTransport({ baseUrl: own.url }));
+    await ownClient.save({ sessionId: "quiet", data: { n: 1 } });
+    expect((await ownClient.load({ sessionId: "quiet" })).session?.data).toEqual({ n: 1 });
+    const overHttp1 = await h1(own.port, `${service}/Load`, "POST", { "content-type": "application/json" }, "{}");
+    expect([overHttp1.status, connectCode(overHttp1)]).toEqual([400, "invalid_argument"]);
+    // …while every silent peer is still connected and unanswered: none had to be let go first.
+    expect(peers.filter((peer) => !peer.open || peer.answered)).toEqual([]);
+    // Shutdown does not wait out their sniff timeout either: stop() closes them.
+    const started = performance.now();
+    await own.stop();
+    expect(performance.now() - started).toBeLessThan(defaultSniffTimeoutMs / 2);
+    await Promise.all(peers.map((peer) => peer.closed));
   });
 
   const valid = Buffer.from(toBinary(SaveRequestSchema, create(SaveRequestSchema, { sessionId: "keep-0" })));

@@ -191,11 +191,13 @@ describe("health", () => {
       HealthCheckResponse_ServingStatus.SERVING,
     );
     const abort = new AbortController();
+    const updates = [];
     for await (const update of health.watch({}, { signal: abort.signal })) {
-      expect(update.status).toBe(HealthCheckResponse_ServingStatus.SERVING);
-      break;
+      updates.push(update.status);
+      break; // Watch never ends by itself: the first update is the one asserted
     }
     abort.abort();
+    expect(updates).toEqual([HealthCheckResponse_ServingStatus.SERVING]);
   });
 });
 
@@ -252,16 +254,17 @@ describe("reflection", () => {
         messageRequest: { case: "fileContainingSymbol", value: "isotope.session.v1.SessionService.Save" },
       });
     };
-    for await (const response of client.serverReflectionInfo(requests())) {
-      if (response.messageResponse.case !== "fileDescriptorResponse") throw new Error("expected a file descriptor");
-      const files = response.messageResponse.value.fileDescriptorProto.map((b) =>
-        fromBinary(FileDescriptorProtoSchema, b),
-      );
-      expect(files.map((f) => f.name)).toContain("google/protobuf/struct.proto");
-      const contract = files.find((f) => f.name === "isotope/session/v1/session.proto");
-      const comments = contract?.sourceCodeInfo?.location.map((l) => l.leadingComments).join("\n");
-      expect(comments).toContain("Compare-and-set");
-      break;
-    }
+    const responses = [];
+    for await (const response of client.serverReflectionInfo(requests())) responses.push(response.messageResponse);
+    // One request, one answer: the stream ends with the request stream.
+    expect(responses.map((response) => response.case)).toEqual(["fileDescriptorResponse"]);
+    const files =
+      responses[0]?.case === "fileDescriptorResponse"
+        ? responses[0].value.fileDescriptorProto.map((b) => fromBinary(FileDescriptorProtoSchema, b))
+        : [];
+    expect(files.map((f) => f.name)).toContain("google/protobuf/struct.proto");
+    const contract = files.find((f) => f.name === "isotope/session/v1/session.proto");
+    const comments = contract?.sourceCodeInfo?.location.map((l) => l.leadingComments).join("\n");
+    expect(comments).toContain("Compare-and-set");
   });
 });

@@ -124,10 +124,13 @@ describe("TLS with a certificate and key", () => {
     const requests = async function* () {
       yield create(ServerReflectionRequestSchema, { messageRequest: { case: "listServices", value: "" } });
     };
+    const services = [];
     for await (const response of createClient(ServerReflection, transport).serverReflectionInfo(requests())) {
-      expect(response.messageResponse.case).toBe("listServicesResponse");
-      break;
+      services.push(response.messageResponse.case === "listServicesResponse" ? response.messageResponse.value : null);
     }
+    // One request, one answer, naming the contract's service.
+    expect(services).toHaveLength(1);
+    expect(services[0]?.service.map((s) => s.name)).toContain("isotope.session.v1.SessionService");
   });
 
   it("is refused by a client that does not trust the CA, and refuses cleartext", async () => {
