@@ -10,7 +10,7 @@ import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
 import type { JsonWriteOptions } from "@bufbuild/protobuf";
 import type { ConnectError } from "@connectrpc/connect";
-import { encodeEnvelope, mergeNonProtocolHeaders } from "@connectrpc/connect/protocol";
+import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import * as connect from "@connectrpc/connect/protocol-connect";
 import * as grpc from "@connectrpc/connect/protocol-grpc";
 import * as grpcWeb from "@connectrpc/connect/protocol-grpc-web";
@@ -126,7 +126,10 @@ function writeConnectUnary(res: NodeResponse, outcome: UnaryOutcome, jsonOptions
   } else {
     status = connect.codeToHttpStatus(error.code);
     header.set("content-type", connect.contentTypeUnaryJson);
-    if (!error.isWireError) mergeNonProtocolHeaders(header, error.metadata);
+    // As connect-node's own Connect handler does: the error's metadata rides as headers.
+    error.metadata.forEach((value, key) => {
+      header.set(key, value);
+    });
     body = connect.errorToJsonBytes(error, jsonOptions);
   }
   // A unary Connect answer has no trailers: they travel as "trailer-" headers.
