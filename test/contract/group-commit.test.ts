@@ -134,7 +134,7 @@ describe.each(backends())("group commit on $name", (backend) => {
     const [bad, ...good] = await outcomes;
     // A batch formed around the bad row; only its own caller hears of the refusal.
     expect(batches).toEqual([["gm-first"], ["gm-bad", ...neighbours]]);
-    expect(bad).toMatchObject({ status: "rejected", reason: { code: "22P05" } }); // untranslatable character
+    expect(bad).toMatchObject({ status: "rejected", reason: { name: "DatabaseRefusedValueError", sqlState: "22P05" } }); // untranslatable character
     expect(good.map((outcome) => outcome.status)).toEqual(["fulfilled", "fulfilled", "fulfilled", "fulfilled"]);
     expect(await first.held).toMatchObject({ kind: "saved" });
     expect(await repo.load("gm-bad", false)).toBeUndefined();
