@@ -18,6 +18,7 @@ import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import type { NodeHandler } from "./node-handler.js";
+import { explainUnsupportedMediaType } from "./unsupported-media-type.js";
 
 export interface ConnectHandlerOptions extends ConnectRouterOptions {
   routes: (router: ConnectRouter) => void;
@@ -34,6 +35,7 @@ export function createConnectHandler(options: ConnectHandlerOptions): NodeHandle
     const handler = handlers.get(req.url?.split("?", 2)[0] ?? "");
     if (!handler) return options.fallback(req, res);
     handler(universalRequestFromNodeRequest(req, res, undefined, undefined))
+      .then((response) => explainUnsupportedMediaType(response, req.headers["content-type"]))
       .then((response) => universalResponseToNodeResponse(undecodableAsInvalidArgument(response), res))
       .catch((reason: unknown) => {
         if (ConnectError.from(reason).code === Code.Aborted) return;
