@@ -12,6 +12,9 @@ type StorageValues = Pick<
   "databaseUrl" | "dataDir" | "poolMax" | "statementTimeoutMs" | "connectTimeoutMs"
 >;
 
+/** The keys of the seed's `postgresql:` block, as its Python manager read them. */
+export const seedBlockKeys = ["host", "port", "user", "password", "database"] as const;
+
 /**
  * `seedBlock` is the file's `postgresql:` value as found: a mapping of host (default localhost),
  * port (default 5432), user, password and database, as the seed's Python manager read it.
@@ -26,7 +29,7 @@ export function databaseConfig(values: StorageValues, seedBlock: unknown, proble
   if (seedBlock === undefined || seedBlock === null) return { kind: "embedded", dataDir: resolve(values.dataDir) };
   const block = mappingOrUndefined(seedBlock);
   if (block === undefined) {
-    problems.push("postgresql: expected a mapping of host, port, user, password, database");
+    problems.push(`postgresql: expected a mapping of ${seedBlockKeys.join(", ")}`);
     return { kind: "embedded", dataDir: resolve(values.dataDir) };
   }
   const port = block.port === undefined ? 5432 : Number(block.port);

@@ -11,6 +11,7 @@ import { readSettings } from "./read-setting.js";
 import { settings } from "./settings.js";
 import { type ReadConfigFile, readConfigFileIfExists, readSources } from "./sources.js";
 import { type TlsConfig, tlsConfig } from "./tls-settings.js";
+import { checkEnvironmentNames, checkFileNames } from "./unknown-names.js";
 
 export { type AuthConfig, type Role, roles, type TokenConfig } from "./auth-tokens.js";
 export type { TlsConfig } from "./tls-settings.js";
@@ -64,7 +65,8 @@ export class ConfigError extends Error {
  * Builds the configuration from flags (`--port 50052` or `--port=50052`), the environment and the
  * YAML file (`--config`, else ISOTOPE_CONFIG, else config/config.yaml when it exists). Pure apart
  * from `readFile`: tests pass literal env, argv and file text. Relative paths are resolved against
- * the working directory.
+ * the working directory. A name it does not know — a flag, an ISOTOPE_ environment variable, a
+ * section or key of the file — is a problem too, with the nearest known name (unknown-names.ts).
  *
  * @throws ConfigError listing every problem found, when there is any.
  */
@@ -76,6 +78,8 @@ export function loadConfig(
   const problems: string[] = [];
   const flagNames = Object.values(settings).map((setting) => setting.flag);
   const sources = readSources(env, argv, readFile, flagNames, problems);
+  checkEnvironmentNames(env, problems);
+  checkFileNames(sources.file, sources.configFile, problems);
   const values = readSettings(sources, problems);
   const database = databaseConfig(values, sources.file.postgresql, problems);
   const tls = tlsConfig(

@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
+import { didYouMean } from "./nearest-name.js";
 
 /** Returns a file's text, or undefined when there is no such file. */
 export type ReadConfigFile = (path: string) => string | undefined;
@@ -40,7 +41,8 @@ export interface Found {
 }
 
 const configFileFlag = "config";
-const configFileEnv = "ISOTOPE_CONFIG";
+/** The one environment variable the service reads that is not a setting of its own. */
+export const configFileEnv = "ISOTOPE_CONFIG";
 const defaultConfigFile = "config/config.yaml";
 
 export const readConfigFileIfExists: ReadConfigFile = (path) => {
@@ -55,7 +57,7 @@ export const readConfigFileIfExists: ReadConfigFile = (path) => {
 /**
  * Parses the flags (every one of `flagNames` takes a value: `--port 50052` or `--port=50052`) and
  * reads the YAML file named by `--config`, else ISOTOPE_CONFIG, else config/config.yaml when it
- * exists. Unknown flags, missing values, a named file that does not exist and YAML that does not
+ * exists. Unknown flags (with the nearest known one), missing values, a named file that does not exist and YAML that does not
  * parse are pushed to `problems`.
  */
 export function readSources(
@@ -128,7 +130,7 @@ function parseFlags(argv: readonly string[], known: ReadonlySet<string>, problem
       // An unknown flag's value, already reported with its flag.
       if (token.index !== swallowIndex) problems.push(`unexpected argument "${token.value}"`);
     } else if (!known.has(token.name)) {
-      problems.push(`unknown flag ${token.rawName}`);
+      problems.push(`unknown flag ${token.rawName}${didYouMean(token.name, known, (name) => `--${name}`)}`);
       // Every flag takes a value, so `--bogus 1` is one mistake, not two.
       if (token.inlineValue === undefined) swallowIndex = token.index + 1;
     } else if (token.value === undefined) {

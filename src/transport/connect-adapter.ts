@@ -15,6 +15,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import type { NodeHandler, NodeRequest, NodeResponse } from "./node-handler.js";
+import { explainUnsupportedMediaType } from "./unsupported-media-type.js";
 
 export interface ConnectAdapter {
   /** Serves a request connect-es reads itself. */
@@ -47,6 +48,7 @@ export function createConnectAdapter(router: ConnectRouter, options: ConnectAdap
     releaseOnClose(res);
     const request = universalRequestFromNodeRequest(req, res, undefined, undefined);
     handler(body === undefined ? request : { ...request, body: once(body) })
+      .then((response) => explainUnsupportedMediaType(response, req.headers["content-type"]))
       .then((response) => universalResponseToNodeResponse(response, res))
       .catch((reason: unknown) => {
         if (ConnectError.from(reason).code === Code.Aborted) return;

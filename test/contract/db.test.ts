@@ -12,6 +12,7 @@ import { openPostgres } from "../../src/db/postgres.js";
 import { assertTableName } from "../../src/db/table-name.js";
 import { createSessionRepository } from "../../src/sessions/repository/create.js";
 import { backends, postgresUrl, silentLogger } from "../support/databases.js";
+import { reportSkippedWithoutPostgres } from "../support/postgres-only.js";
 
 const log = silentLogger();
 
@@ -186,6 +187,7 @@ if (postgresUrl) {
     });
   });
 }
+reportSkippedWithoutPostgres("PostgreSQL connections");
 
 describe("the embedded database", () => {
   const dir = mkdtempSync(join(tmpdir(), "isotope-embedded-"));

@@ -10,6 +10,7 @@ import { migrate } from "../../src/db/migrate.js";
 import { withCache } from "../../src/sessions/repository/cache.js";
 import { createSessionRepository } from "../../src/sessions/repository/create.js";
 import { backends, postgresUrl, silentLogger } from "../support/databases.js";
+import { skipEachWithoutPostgres } from "../support/postgres-only.js";
 import { type RunningServer, startServer } from "../support/server.js";
 import { clientFor, type Service, startService, stop } from "../support/service.js";
 
@@ -117,13 +118,15 @@ describe.each(backends())("hot cache on $name", (backend) => {
 });
 
 // Two processes cannot share a PGlite data directory: replicas exist only on PostgreSQL.
-describe.runIf(postgresUrl)("two server processes on one PostgreSQL", () => {
+describe("two server processes on one PostgreSQL", () => {
+  skipEachWithoutPostgres("PGlite is one process");
   const table = `cache_two_${process.pid}`;
   let a: Service;
   let b: Service;
   let admin: pg.Client;
 
   beforeAll(async () => {
+    if (!postgresUrl) return;
     const args = ["--database-url", postgresUrl as string, "--table", table];
     a = await startService(args);
     b = await startService(args);
@@ -131,6 +134,7 @@ describe.runIf(postgresUrl)("two server processes on one PostgreSQL", () => {
     await admin.connect();
   }, 90_000);
   afterAll(async () => {
+    if (!postgresUrl) return;
     await Promise.all([stop(a), stop(b)]);
     await admin.query(`DROP TABLE IF EXISTS ${table}_msg, ${table}`);
     await admin.query("DELETE FROM isotope_schema_migrations WHERE table_name = $1", [table]);

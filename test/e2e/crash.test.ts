@@ -6,6 +6,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { postgresUrl } from "../support/databases.js";
+import { reportSkippedWithoutPostgres } from "../support/postgres-only.js";
 import { clientFor, type Service, startService, stop } from "../support/service.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "isotope-crash-"));
@@ -25,6 +26,7 @@ const backends: Array<{ name: string; args: string[]; env: Record<string, string
   ...(postgresUrl ? [{ name: "postgres", args: ["--table", table], env: { DATABASE_URL: postgresUrl } }] : []),
 ];
 
+reportSkippedWithoutPostgres("kill -9 under a write load on postgres");
 describe.each(backends)("kill -9 under a write load on $name", ({ args, env }) => {
   it("loses no acknowledged Save", { timeout: 180_000 }, async () => {
     const first: Service = await startService(args, env);

@@ -9,6 +9,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { postgresUrl } from "../support/databases.js";
+import { reportSkippedWithoutPostgres } from "../support/postgres-only.js";
 import { clientFor, serviceMain, startService, stop } from "../support/service.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "isotope-lifecycle-"));
@@ -122,6 +123,7 @@ if (postgresUrl) {
     });
   });
 }
+reportSkippedWithoutPostgres("the PostgreSQL backend as a process");
 
 describe("a bad configuration", () => {
   it("exits with code 2 and lists every problem at once", { timeout: 60_000 }, async () => {
