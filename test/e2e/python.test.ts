@@ -81,7 +81,7 @@ describe("the Python SessionManager", () => {
     } finally {
       await guarded.stop();
     }
-  }, 60_000);
+  }, 120_000);
 
   it("runs the README snippet over mutual TLS with CA, certificate and key from the environment", async () => {
     const certs = makeCertificates();
@@ -104,7 +104,7 @@ describe("the Python SessionManager", () => {
       await tls.stop();
       certs.remove();
     }
-  }, 60_000);
+  }, 120_000);
 
   it("says which interpreter lacks grpcio and what to install", async () => {
     // An interpreter without Debian's dist-packages stands for the wrong python3 on PATH.

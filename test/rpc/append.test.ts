@@ -95,7 +95,7 @@ describe.each(backends())("Append on $name", (backend) => {
     } finally {
       await wire.stop();
     }
-  });
+  }, 120_000); // a second server on its own database: slow on a busy machine
 
   it("merges a patch into data's top-level keys: null removes, anything else replaces", async () => {
     await client.save({ sessionId: "ap-patch", data: { messages: [], title: "old", drop: 1, keep: { a: 1 } } });
