@@ -8,8 +8,7 @@
  * Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres),
  * BENCH_TURNS (measured turns per size, default 200; full Saves at 10,000 are capped at 40).
  */
-import { fromJson, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
-import { ListValueSchema } from "@bufbuild/protobuf/wkt";
+import type { JsonObject } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import pg from "pg";
@@ -38,16 +37,16 @@ async function main(): Promise<void> {
   try {
     // Warm the server, its pool and the JIT before the first measured size.
     await client.save({ sessionId: "warm-up", data: { messages: [] } });
-    await timed(50, (i) => client.append({ sessionId: "warm-up", messages: fromJson(ListValueSchema, [message(i)]) }));
+    await timed(50, (i) => client.append({ sessionId: "warm-up", messages: [message(i)] }));
     for (const size of sizes) {
       const history = Array.from({ length: size }, (_, i) => message(i));
       // Append: the session starts as a Save (as an engine's first turns would), then grows.
       await client.save({ sessionId: `append-${size}`, data: { messages: history, title: "bench" } });
-      await client.append({ sessionId: `append-${size}`, messages: fromJson(ListValueSchema, [message(size)]) });
+      await client.append({ sessionId: `append-${size}`, messages: [message(size)] });
       const append = await timed(turns, (i) =>
         client.append({
           sessionId: `append-${size}`,
-          messages: fromJson(ListValueSchema, [message(size + 1 + i)] as JsonValue),
+          messages: [message(size + 1 + i)],
         }),
       );
       // Full Save: the whole document, one message longer each turn.

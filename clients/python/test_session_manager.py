@@ -62,8 +62,56 @@ class SeedApiTest(unittest.TestCase):
     def test_connection_failure_is_false_not_an_exception(self):
         dead = SessionManager("127.0.0.1:9", timeout=1.0)
         self.assertFalse(dead.test_connection())
+        self.assertIn("UNAVAILABLE", dead.last_error)
         self.assertFalse(dead.save_session("x", {}))
         self.assertIsNone(dead.load_session("x"))
+
+    def test_failures_keep_the_seed_shape_with_an_error(self):
+        dead = SessionManager("127.0.0.1:9", timeout=1.0)
+        stats = dead.get_session_statistics()
+        live = self.manager.get_session_statistics()
+        self.assertEqual(set(stats), set(live) | {"error"})
+        self.assertEqual(stats["total_sessions"], 0)
+        self.assertEqual(stats["avg_messages_per_session"], 0.0)
+        self.assertIn("UNAVAILABLE", stats["error"])
+        restored = dead.restore_all_sessions()
+        self.assertEqual(set(restored), {"restored_count", "failed_count", "failed_sessions", "sessions", "error"})
+        self.assertEqual(restored["restored_count"], 0)
+        self.assertEqual(dead.list_sessions(), [])
+        self.assertEqual(dead.cleanup_expired_sessions(), 0)
+        self.assertFalse(dead.delete_session("x"))
+        self.assertEqual(dead.append_messages("x", [{"a": 1}]), {"version": 0, "message_count": 0,
+                                                                 "error": dead.last_error})
+        self.assertTrue(self.manager.test_connection())
+        self.assertIsNone(self.manager.last_error)
+
+    def test_append_messages_adds_dicts_without_resending_the_history(self):
+        m = self.manager
+        self.assertTrue(m.save_session("py-append", {"messages": [{"role": "user", "content": "你好"}], "title": "t"}))
+        self.assertEqual(m.append_messages("py-append", [{"role": "ai", "content": "hi", "n": 2}], patch={"title": None}),
+                         {"version": 2, "message_count": 2})
+        self.assertEqual(m.load_session("py-append"),
+                         {"messages": [{"role": "user", "content": "你好"}, {"role": "ai", "content": "hi", "n": 2}]})
+        missing = m.append_messages("py-nobody", [{"a": 1}])
+        self.assertEqual((missing["version"], missing["error"][:9]), (0, "NOT_FOUND"))
+
+    def test_configuration_mistakes_raise_with_the_setting_named(self):
+        with self.assertRaisesRegex(ValueError, "both cert_file and key_file"):
+            SessionManager(cert_file=__file__)
+        with self.assertRaisesRegex(ValueError, "ca_file / ISOTOPE_SESSIONS_CA_FILE: cannot read /nonexistent.pem"):
+            SessionManager(ca_file="/nonexistent.pem")
+
+    def test_token_comes_from_the_environment(self):
+        saved = os.environ.get("ISOTOPE_SESSIONS_TOKEN")
+        os.environ["ISOTOPE_SESSIONS_TOKEN"] = "from-env"
+        try:
+            self.assertEqual(SessionManager()._metadata, (("authorization", "Bearer from-env"),))
+            self.assertEqual(SessionManager(token="arg")._metadata, (("authorization", "Bearer arg"),))
+        finally:
+            if saved is None:
+                del os.environ["ISOTOPE_SESSIONS_TOKEN"]
+            else:
+                os.environ["ISOTOPE_SESSIONS_TOKEN"] = saved
 
 
 if __name__ == "__main__":

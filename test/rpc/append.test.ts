@@ -1,22 +1,26 @@
 // Append: messages added without rewriting the history, read back exactly as a sequence of Saves
 // would have left them; Save of the whole document still replaces everything.
-import { fromJson, type JsonValue } from "@bufbuild/protobuf";
-import { ListValueSchema } from "@bufbuild/protobuf/wkt";
+import type { JsonObject } from "@bufbuild/protobuf";
 import { Code, createClient } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SessionService } from "../../gen/isotope/session/v1/session_pb.js";
 import { backends } from "../support/databases.js";
-import { type InMemoryServer, startInMemory, tableChecksum } from "../support/server.js";
+import { type InMemoryServer, startInMemory, startServer, tableChecksum } from "../support/server.js";
 
 const turn = (i: number) => ({ role: i % 2 ? "assistant" : "user", content: `turn ${i}`, i });
 const turns = (from: number, to: number) => Array.from({ length: to - from }, (_, k) => turn(from + k));
-const list = (values: object[]) => fromJson(ListValueSchema, values as JsonValue);
+/** Messages as engines hold them: plain JSON, every kind of value inside. */
+const plain: JsonObject[] = [
+  { role: "user", content: "你好 😀", n: 1.5, big: 9007199254740991, neg: -0.25 },
+  { role: "assistant", content: "", tool_calls: [{ id: "c1", args: { q: null, deep: [[1], [true, "x"]] } }] },
+  {},
+];
 
 describe.each(backends())("Append on $name", (backend) => {
   let server: InMemoryServer;
   let client: ReturnType<typeof createClient<typeof SessionService>>;
-  const append = (sessionId: string, messages: object[], extra: object = {}) =>
-    client.append({ sessionId, messages: list(messages), ...extra });
+  const append = (sessionId: string, messages: JsonObject[], extra: object = {}) =>
+    client.append({ sessionId, messages, ...extra });
   const stored = async (sessionId: string) => {
     const { rows } = await server.db.query<{ data: string; rows: string }>(
       `SELECT session_data::text AS data,
@@ -57,6 +61,41 @@ describe.each(backends())("Append on $name", (backend) => {
     const listed = await client.list({ metadataFilter: {}, limit: 1000 });
     expect(listed.sessions.find((s) => s.sessionId === "ap-1")?.messageCount).toBe(7n);
   });
+
+  it("takes messages as a plain array and stores each one as it was sent", async () => {
+    await client.save({ sessionId: "ap-plain", data: { messages: [] } });
+    expect(await append("ap-plain", plain)).toMatchObject({ messageCount: 3n });
+    const { rows } = await server.db.query<{ message: string }>(
+      `SELECT message::text AS message FROM ${server.table}_msg WHERE session_id = 'ap-plain' ORDER BY seq`,
+    );
+    expect(rows.map((r) => JSON.parse(r.message))).toEqual(plain);
+    expect((await client.load({ sessionId: "ap-plain" })).session?.data).toEqual({ messages: plain });
+  });
+
+  it("takes a plain JSON array over HTTP (Connect JSON, as curl sends it)", async () => {
+    const wire = await startServer(backend);
+    try {
+      const call = (method: string, body: object) =>
+        fetch(`${wire.url}/isotope.session.v1.SessionService/${method}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
+      expect((await call("Save", { session_id: "ap-wire", data: { messages: [] } })).status).toBe(200);
+      const reply = await call("Append", { session_id: "ap-wire", messages: plain });
+      expect(await reply.json()).toEqual({ version: "2", messageCount: "3" });
+      const loaded = (await (await call("Load", { session_id: "ap-wire" })).json()) as { session: { data: unknown } };
+      expect(loaded.session.data).toEqual({ messages: plain });
+      // A message that is not an object is refused by name, not stored as something else.
+      const refused = await call("Append", { session_id: "ap-wire", messages: ["just a string"] });
+      expect(await refused.json()).toMatchObject({
+        code: "invalid_argument",
+        message: expect.stringMatching(/Struct/),
+      });
+    } finally {
+      await wire.stop();
+    }
+  }, 120_000); // a second server on its own database: slow on a busy machine
 
   it("merges a patch into data's top-level keys: null removes, anything else replaces", async () => {
     await client.save({ sessionId: "ap-patch", data: { messages: [], title: "old", drop: 1, keep: { a: 1 } } });
@@ -128,7 +167,7 @@ describe.each(backends())("Append on $name", (backend) => {
     await client.save({ sessionId: "ap-gone", data: { messages: [] } });
     await client.delete({ sessionId: "ap-gone" });
     const before = await checksum();
-    const cases: Array<[string, object[], object, Code]> = [
+    const cases: Array<[string, JsonObject[], object, Code]> = [
       ["ap-missing", [turn(0)], {}, Code.NotFound],
       ["ap-gone", [turn(0)], {}, Code.NotFound],
       ["ap-bad", [turn(0)], {}, Code.FailedPrecondition],

@@ -1,11 +1,12 @@
 /**
  * createSessionClient: the typed SessionService client over a connect-node transport, with an
  * optional bearer token on every call, TLS (and a client certificate for mutual TLS), a default
- * deadline, and safe retries.
+ * deadline, safe retries, and every request checked before it is sent (request-check.ts).
  */
 import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { SessionService } from "../../../gen/isotope/session/v1/session_pb.js";
+import { withRequestChecks } from "./request-check.js";
 import { type RetryOptions, retryInterceptor } from "./retry.js";
 
 export interface SessionClientOptions {
@@ -51,7 +52,7 @@ export function createSessionClient(options: SessionClientOptions): SessionClien
       : options.protocol === "grpc-web"
         ? createGrpcWebTransport({ ...common, httpVersion: "1.1" })
         : createGrpcTransport(common);
-  return createClient(SessionService, transport);
+  return withRequestChecks(createClient(SessionService, transport), SessionService);
 }
 
 function bearer(token: string): Interceptor {

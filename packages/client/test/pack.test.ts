@@ -66,7 +66,9 @@ describe("the packed client", () => {
       cwd: scratch,
       env: { ...process.env, SESSIONS_URL: server.url },
     });
-    expect(stdout).toContain("loaded version 1 with 2 messages");
+    expect(stdout).toContain("loaded version 2 with 3 messages");
+    expect(stdout).toContain('"durability":"DURABILITY_DATABASE"');
+    expect(stdout).toMatch(/"version":2,"isActive":true,"messageCount":3/);
     expect(stdout).toContain("restored 1 sessions");
   }, 120_000);
 });

@@ -2,8 +2,6 @@
  * The writing RPCs: Save, Append, Touch and Delete. Each reads top-down: validate → repository →
  * response; expected outcomes come back as values and become Connect codes here.
  */
-import { type JsonValue, toJson } from "@bufbuild/protobuf";
-import { ListValueSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { Durability, type SessionService } from "../../../gen/isotope/session/v1/session_pb.js";
 import { toSession } from "../convert.js";
@@ -47,8 +45,7 @@ export function createWriteHandlers({ repository, limits }: HandlerDeps): Writes
 
     async append(req, ctx) {
       const sessionId = validate.sessionId(req.sessionId);
-      const messages = req.messages === undefined ? [] : (toJson(ListValueSchema, req.messages) as JsonValue[]);
-      const messagesJson = validate.jsonDocument(messages, "messages", limits);
+      const messagesJson = validate.jsonDocument(req.messages, "messages", limits);
       validate.withinSize(messagesJson, "messages", limits);
       const patch = req.patch === undefined ? {} : req.patch;
       if ("messages" in patch) throw validate.invalidArgument("patch", 'may not set "messages" (append them instead)');
