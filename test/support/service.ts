@@ -1,6 +1,6 @@
 // The service as a real process, started the way README says (`node --import tsx src/main.ts`),
 // on a free port, with its log lines parsed.
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, type SpawnOptions, spawn } from "node:child_process";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { SessionService } from "../../gen/isotope/session/v1/session_pb.js";
@@ -15,13 +15,23 @@ export interface Service {
   exited: Promise<number | string>;
 }
 
+/** The one place that says how the service is started: `node --import tsx src/main.ts …`. */
+function spawnService(
+  args: string[],
+  env: Record<string, string | undefined>,
+  options: Pick<SpawnOptions, "uid" | "gid"> = {},
+): ChildProcessWithoutNullStreams {
+  const { DATABASE_URL: _, ...rest } = process.env;
+  return spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
+    env: { ...rest, ...env },
+    ...options,
+  }) as ChildProcessWithoutNullStreams;
+}
+
 /** Starts `node --import tsx src/main.ts` and resolves once it logs "serving". */
 export async function startService(args: string[], env: Record<string, string | undefined> = {}): Promise<Service> {
   const port = await freePort();
-  const { DATABASE_URL: _, ...rest } = process.env;
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--port", String(port), ...args], {
-    env: { ...rest, ...env },
-  });
+  const child = spawnService(["--port", String(port), ...args], env);
   let output = "";
   child.stdout.on("data", (chunk) => {
     output += chunk;
@@ -64,4 +74,37 @@ export const clientFor = (service: Service) =>
 export async function stop(service: Service): Promise<number | string> {
   service.child.kill("SIGTERM");
   return service.exited;
+}
+
+/** How a service that was meant not to start ended. */
+export interface FailedStart {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** From spawn to exit. */
+  ms: number;
+}
+
+/**
+ * Runs the service until it exits by itself (a start-up that must fail); killed after `timeoutMs`.
+ * `uid`/`gid` run it as another user.
+ */
+export async function runToExit(
+  args: string[],
+  options: { env?: Record<string, string | undefined>; uid?: number; gid?: number; timeoutMs?: number } = {},
+): Promise<FailedStart> {
+  const started = Date.now();
+  const child = spawnService(args, options.env ?? {}, { uid: options.uid, gid: options.gid });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 45_000);
+  const code = await new Promise<number | null>((resolve) => child.on("close", (exit) => resolve(exit)));
+  clearTimeout(timer);
+  return { code, stdout, stderr, ms: Date.now() - started };
 }
