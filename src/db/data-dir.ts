@@ -4,7 +4,7 @@
  * something that is not an embedded database, and every failure to use it told as one sentence
  * naming the directory and the operating system's reason.
  */
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 /** The data directory cannot be used; `message` is one sentence: what, where, what to do. */
@@ -19,26 +19,40 @@ export class DataDirectoryError extends Error {
   }
 }
 
-/** Files of ours that may sit in a directory before PGlite first writes to it. */
-const ours = (name: string) => name.startsWith("isotope-sessions.lock");
-
 /**
- * Creates `dataDir` (0700) or checks an existing one: it must be a directory this process can
- * write, and either empty or an embedded database (PG_VERSION) — PGlite would otherwise write a new
- * database in among whatever else is there.
+ * What a PostgreSQL data directory holds (PG_VERSION, base, global, pg_wal, postgresql.conf, …),
+ * and our lock: a directory of nothing else is a database (or what a first start cut short left).
  */
-export function prepareDataDir(dataDir: string): void {
+const databaseEntry =
+  /^(PG_VERSION|base|global|pg_[a-z_]+(\.conf)?|postgresql(\.auto)?\.conf|postmaster\.(pid|opts)|isotope-sessions\.lock.*)$/;
+
+/** Creates `dataDir` (0700, recursively) if it does not exist. */
+export function createDataDir(dataDir: string): void {
   try {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    const names = readdirSync(dataDir).filter((name) => !ours(name));
-    if (names.length > 0 && !existsSync(join(dataDir, "PG_VERSION"))) {
+  } catch (error) {
+    throw explainFailure(error, dataDir);
+  }
+}
+
+/**
+ * Checks what `dataDir` holds: nothing, or a database — PGlite would otherwise write a new database
+ * in among whatever else is there (a home directory, say). Run while holding the lock, so a
+ * database another process is creating right now is not mistaken for anything else.
+ */
+export function checkDataDir(dataDir: string): void {
+  try {
+    const names = readdirSync(dataDir);
+    const foreign = names.filter((name) => !databaseEntry.test(name));
+    if (foreign.length > 0) {
       throw new DataDirectoryError(
-        `the embedded data directory ${dataDir} is not empty and holds no database (no PG_VERSION; found ${names.slice(0, 3).join(", ")}${names.length > 3 ? ", …" : ""}): give --data-dir an empty or new directory`,
+        `the embedded data directory ${dataDir} holds files that are not a database (${foreign.slice(0, 3).join(", ")}${foreign.length > 3 ? ", …" : ""}): give --data-dir an empty or new directory`,
         dataDir,
       );
     }
-    // Empty or a database: ours to make private (a directory holding anything else was refused).
-    chmodSync(dataDir, 0o700);
+    // Empty: private before PGlite unpacks a database into it. A database's directory is made
+    // private once PGlite has opened it (makePrivate), so one it cannot open is left as it was.
+    if (names.every((name) => name.startsWith("isotope-sessions.lock"))) chmodSync(dataDir, 0o700);
   } catch (error) {
     throw explainFailure(error, dataDir);
   }
@@ -50,12 +64,11 @@ export function prepareDataDir(dataDir: string): void {
  * what PostgreSQL creates afterwards is 0600, or 0666 less the umask (kept at 077 by openEmbedded).
  */
 export function makePrivate(dir: string): void {
+  chmodSync(dir, 0o700);
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) {
-      chmodSync(path, 0o700);
-      makePrivate(path);
-    } else if (entry.isFile()) chmodSync(path, 0o600);
+    if (entry.isDirectory()) makePrivate(path);
+    else if (entry.isFile()) chmodSync(path, 0o600);
   }
 }
 

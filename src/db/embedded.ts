@@ -9,7 +9,7 @@
 import { resolve } from "node:path";
 import { PGlite, type Transaction } from "@electric-sql/pglite";
 import type { Logger } from "pino";
-import { explainFailure, makePrivate, prepareDataDir } from "./data-dir.js";
+import { checkDataDir, createDataDir, explainFailure, makePrivate } from "./data-dir.js";
 import { acquireDataDirLock, type DataDirLock } from "./data-dir-lock.js";
 import type { Db, Queryable, QueryResult, Row } from "./database.js";
 import { classifyDriverError, DatabaseAbortError, DatabaseError } from "./errors.js";
@@ -32,12 +32,18 @@ export interface EmbeddedOptions {
  */
 export async function openEmbedded(options: EmbeddedOptions, log: Logger): Promise<Db> {
   const dataDir = resolve(options.dataDir);
-  prepareDataDir(dataDir);
+  createDataDir(dataDir);
   let lock: DataDirLock;
   try {
     lock = acquireDataDirLock(dataDir, options.port);
   } catch (error) {
     throw explainFailure(error, dataDir);
+  }
+  try {
+    checkDataDir(dataDir);
+  } catch (error) {
+    lock.release();
+    throw error;
   }
   // PostgreSQL writes some files later with 0666 less the umask (the relation cache's init files):
   // with 077 they are private too. Process-wide, and meant to be: nothing here shares files.

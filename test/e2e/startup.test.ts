@@ -87,8 +87,8 @@ describe("start-up failures", () => {
     writeFileSync(join(dataDir, "notes.txt"), "mine");
     const result = await runToExit(["--port", String(await freePort()), "--data-dir", dataDir]);
     expect(result.code).toBe(1);
-    expect(oneLine(result.stderr)).toContain(`${dataDir} is not empty and holds no database`);
-    expect(readdirSync(dataDir)).toEqual(["notes.txt"]);
+    expect(oneLine(result.stderr)).toContain(`${dataDir} holds files that are not a database (notes.txt)`);
+    expect(readdirSync(dataDir)).toEqual(["notes.txt"]); // the lock taken while checking is gone
   });
 });
 
