@@ -1,14 +1,17 @@
 /**
- * createApp(config, deps): the one composition root. It opens the database (or takes one),
- * migrates it, builds the repository stack (SQL → group commit → cache → spool), the RPC routes
- * and their interceptors, the health probe and the port. main.ts runs it as a process; tests run
- * it on port 0, or serve its routes in memory without a socket (`app.rpc`).
+ * createApp(config, deps): the one composition root. It builds the RPC routes and their
+ * interceptors and the port — bound first when `deps.bindFirst` asks, as the process does — then
+ * opens the database (or takes one), migrates it and builds the repository stack (SQL → group
+ * commit → cache → spool) the routes call, and the health probe. main.ts runs it as a process;
+ * tests run it on port 0, or serve its routes in memory without a socket (`app.rpc`).
  */
 import { setMaxListeners } from "node:events";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { Config } from "./config/load-config.js";
+import { DataDirectoryError } from "./db/data-dir.js";
 import type { Db } from "./db/database.js";
+import { DatabaseUnavailableError } from "./db/errors.js";
 import { migrate } from "./db/migrate.js";
 import { openDatabase } from "./db/open.js";
 import { createHealthProbe } from "./rpc/health-probe.js";
@@ -33,6 +36,17 @@ export interface AppDeps {
   tls?: TlsMaterial;
   /** How often health probes the database (ms). */
   healthProbeMs?: number;
+  /**
+   * Bind this port before the database is opened: a taken port fails at once, with no data
+   * touched, and calls arriving while the database opens get UNAVAILABLE (health: NOT_SERVING).
+   * Without it, `listen` binds.
+   */
+  bindFirst?: { port: number; host?: string };
+}
+
+/** A start-up failure an operator can act on: `message` is one sentence — what, where, what to do. */
+export class StartupError extends Error {
+  override readonly name = "StartupError";
 }
 
 export interface App {
@@ -41,7 +55,10 @@ export interface App {
   readonly repository: SessionRepository;
   /** The routes and interceptors, to serve in memory with createRouterTransport. */
   readonly rpc: Rpc;
-  /** Starts the health probe and listens; resolves with the bound port (useful with port 0). */
+  /**
+   * Starts the health probe and listens (already bound with `bindFirst`: on that port); resolves
+   * with the bound port (useful with port 0).
+   */
   listen(port: number, host?: string): Promise<number>;
   /**
    * Graceful stop: health NOT_SERVING, new RPCs UNAVAILABLE, in-flight RPCs finish; after `graceMs`
@@ -52,18 +69,17 @@ export interface App {
 
 export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> {
   const { log } = deps;
-  const db = deps.db ?? (await openDatabase(config.database, log));
-  const { applied } = await migrate(db, { table: config.table }, log);
-  if (applied.length > 0) log.info({ applied }, "migrations applied");
-
-  const repository = await createRepositoryStack(
-    db,
-    { table: config.table, groupCommit: config.groupCommit, cacheBytes: config.cacheBytes, spoolDir: config.spoolDir },
+  // The routes are built before the database is open, over stand-ins that refuse every call as
+  // unavailable until the database and the stack behind them are ready.
+  const openDb = opening<Db>();
+  const openStack = opening<SessionRepository>();
+  const rpc = createRpc({
+    db: openDb.standIn,
+    repository: openStack.standIn,
+    limits: config.limits,
     log,
-  );
-  log.info({ cache_bytes: config.cacheBytes, group_commit: config.groupCommit }, "hot cache and group commit");
-
-  const rpc = createRpc({ db, repository, limits: config.limits, log, auth: config.auth });
+    auth: config.auth,
+  });
   const shutdown = new AbortController();
   // Every in-flight handler listens on this signal: hundreds at once is normal, not a leak.
   setMaxListeners(0, shutdown.signal);
@@ -77,12 +93,50 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     log,
   });
   const http = createHttpServer(handler, { tls: deps.tls, log });
-  const probe = createHealthProbe({
-    repository,
-    health: rpc.health,
-    intervalMs: deps.healthProbeMs ?? 2000,
-    log,
-  });
+  const healthProbeMs = deps.healthProbeMs ?? 2000;
+
+  let bound: number | undefined;
+  if (deps.bindFirst !== undefined) {
+    const { port, host } = deps.bindFirst;
+    bound = await http.listen(port, host).catch((error: unknown) => {
+      throw new StartupError(portFailure(error, port, host), { cause: error });
+    });
+    // NOT_SERVING while the database opens: the stand-in refuses the probe's round trip.
+    await createHealthProbe({
+      repository: openStack.standIn,
+      health: rpc.health,
+      intervalMs: healthProbeMs,
+      log,
+    }).check();
+    log.info({ port: bound, host: host ?? "all interfaces" }, "port bound: opening the database");
+  }
+
+  let db: Db | undefined;
+  let repository: SessionRepository;
+  try {
+    db = deps.db ?? (await openDatabase(config.database, log, bound));
+    const { applied } = await migrate(db, { table: config.table }, log);
+    if (applied.length > 0) log.info({ applied }, "migrations applied");
+    repository = await createRepositoryStack(
+      db,
+      {
+        table: config.table,
+        groupCommit: config.groupCommit,
+        cacheBytes: config.cacheBytes,
+        spoolDir: config.spoolDir,
+      },
+      log,
+    );
+  } catch (error) {
+    // Closing what this call opened releases an embedded data directory's lock.
+    if (deps.db === undefined) await db?.close().catch(() => {});
+    if (bound !== undefined) await http.disconnect();
+    throw openFailure(error, config.database);
+  }
+  openDb.open(db);
+  openStack.open(repository);
+  log.info({ cache_bytes: config.cacheBytes, group_commit: config.groupCommit }, "hot cache and group commit");
+  const probe = createHealthProbe({ repository, health: rpc.health, intervalMs: healthProbeMs, log });
 
   return {
     db,
@@ -91,7 +145,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     async listen(port, host) {
       await probe.check();
       probe.start();
-      return http.listen(port, host);
+      return bound ?? http.listen(port, host);
     },
     async stop(graceMs) {
       probe.stop();
@@ -115,4 +169,56 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
       if (deps.db === undefined) await db.close();
     },
   };
+}
+
+/**
+ * A stand-in for something being opened: until `open(value)`, touching any member throws
+ * DatabaseUnavailableError (a call gets UNAVAILABLE, and may retry); from then on each member is the
+ * value's. A Proxy rather than a list of methods: before opening, every member's answer is the same.
+ */
+function opening<T extends object>(): { standIn: T; open(value: T): void } {
+  let target: T | undefined;
+  const bound = new Map<PropertyKey, unknown>();
+  const standIn = new Proxy({} as T, {
+    get(_, key) {
+      if (target === undefined) throw new DatabaseUnavailableError("the database is still opening", undefined);
+      const member = Reflect.get(target, key, target);
+      if (typeof member !== "function") return member;
+      if (!bound.has(key)) bound.set(key, member.bind(target));
+      return bound.get(key);
+    },
+  });
+  return {
+    standIn,
+    open(value) {
+      target = value;
+    },
+  };
+}
+
+function portFailure(error: unknown, port: number, host: string | undefined): string {
+  const where = `port ${port} on ${host ?? "all interfaces"}`;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "EADDRINUSE")
+    return `${where} is already in use (EADDRINUSE): stop whatever listens there, or choose another --port`;
+  if (code === "EACCES")
+    return `${where} may not be bound by this user (EACCES): choose a --port above 1023, or run with the privilege to bind it`;
+  if (code === "EADDRNOTAVAIL")
+    return `cannot listen on ${where}: ${host} is not an address of this machine (EADDRNOTAVAIL): choose another --host`;
+  return `cannot listen on ${where} (${code ?? (error as Error).message}): choose another --port or --host`;
+}
+
+function openFailure(error: unknown, database: AppConfig["database"]): Error {
+  if (error instanceof DataDirectoryError) return new StartupError(error.message, { cause: error });
+  if (error instanceof DatabaseUnavailableError) {
+    const where =
+      database.kind === "embedded"
+        ? `the embedded database in ${database.dataDir}`
+        : "the PostgreSQL server configured";
+    return new StartupError(
+      `cannot reach ${where} (${error.message}): check that it runs and the connection settings`,
+      { cause: error },
+    );
+  }
+  return error instanceof Error ? error : new Error(String(error));
 }

@@ -1,9 +1,10 @@
 /**
- * The process: loadConfig → createApp → listen; SIGTERM / SIGINT → app.stop → exit 0.
- * Exit codes: 2 for a configuration error (every problem listed), 1 when start-up fails.
+ * The process: loadConfig → createApp (the port bound first, then the database opened) → listen;
+ * SIGTERM / SIGINT → app.stop → exit 0. Exit codes: 2 for a configuration error (every problem
+ * listed), 1 when start-up fails — with one readable line on stderr besides the JSON log.
  */
 import pino from "pino";
-import { createApp } from "./app.js";
+import { createApp, StartupError } from "./app.js";
 import { type Config, ConfigError, loadConfig } from "./config/load-config.js";
 import { readTlsMaterial, type TlsMaterial } from "./transport/tls.js";
 
@@ -47,7 +48,8 @@ async function main(): Promise<void> {
   );
   log.info({ config_file: config.configFile ?? null, table: config.table }, "isotope-sessions starting");
 
-  const app = await createApp(config, { log, tls });
+  // Bound before the database is opened: a taken port fails before any data is touched.
+  const app = await createApp(config, { log, tls, bindFirst: { port: config.port, host: config.host } });
   const port = await app.listen(config.port, config.host);
   if (config.auth.tokens.length === 0) {
     log.warn("access control is off: no auth.tokens configured, every call is allowed");
@@ -90,5 +92,13 @@ async function main(): Promise<void> {
 main().catch((error: unknown) => {
   pino({}, destination).fatal({ err: error }, "isotope-sessions failed to start");
   destination.flushSync();
+  process.stderr.write(`isotope-sessions failed to start: ${readable(error)}\n`);
   process.exit(1);
 });
+
+/** One line for a person: a StartupError's sentence, or the first line of anything else's message. */
+function readable(error: unknown): string {
+  if (error instanceof StartupError) return error.message;
+  const message = error instanceof Error ? error.message : String(error);
+  return `${message.split("\n")[0]} (details in the JSON log on stdout)`;
+}

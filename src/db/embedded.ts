@@ -3,12 +3,14 @@
  * service runs on a fresh machine with nothing installed. PGlite has one connection: statements
  * and transactions queue behind each other (a statement issued while a transaction runs waits for
  * it instead of joining it). A running statement cannot be cancelled; an aborted caller's
- * statement is skipped if it has not started.
+ * statement is skipped if it has not started. The data directory is this process's alone while open
+ * (data-dir-lock.ts) and private to its user (data-dir.ts).
  */
-import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { PGlite, type Transaction } from "@electric-sql/pglite";
 import type { Logger } from "pino";
+import { checkDataDir, createDataDir, explainFailure, makePrivate } from "./data-dir.js";
+import { acquireDataDirLock, type DataDirLock } from "./data-dir-lock.js";
 import type { Db, Queryable, QueryResult, Row } from "./database.js";
 import { classifyDriverError, DatabaseAbortError, DatabaseError } from "./errors.js";
 
@@ -17,14 +19,50 @@ const fromPglite = (error: unknown): DatabaseError =>
   classifyDriverError(error) ??
   new DatabaseError(error instanceof Error ? error.message : String(error), undefined, { cause: error });
 
-export async function openEmbedded(options: { dataDir: string }, log: Logger): Promise<Db> {
+export interface EmbeddedOptions {
+  dataDir: string;
+  /** The port this process serves, written into the lock so a second server can name it. */
+  port?: number;
+}
+
+/**
+ * Opens (or creates) the embedded database in `dataDir`. Throws DataDirectoryError — one sentence
+ * naming the directory and the reason — when another process holds it, when it cannot be created
+ * or written, or when it holds something PGlite cannot open.
+ */
+export async function openEmbedded(options: EmbeddedOptions, log: Logger): Promise<Db> {
   const dataDir = resolve(options.dataDir);
-  mkdirSync(dataDir, { recursive: true });
+  createDataDir(dataDir);
+  let lock: DataDirLock;
+  try {
+    lock = acquireDataDirLock(dataDir, options.port);
+  } catch (error) {
+    throw explainFailure(error, dataDir);
+  }
+  try {
+    checkDataDir(dataDir);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+  // PostgreSQL writes some files later with 0666 less the umask (the relation cache's init files):
+  // with 077 they are private too. Process-wide, and meant to be: nothing here shares files.
+  process.umask(process.umask() | 0o077);
   // relaxedDurability stays false (the default): a statement resolves only after PGlite has handed
   // its changes to the file system. Its Node file layer writes through with synchronous write(2)
   // calls — so an acknowledged write survives the process being killed (test/e2e/crash.test.ts) —
   // but makes fsync a no-op, so the operating system may still hold it in its page cache.
-  const pglite = await PGlite.create(dataDir, { relaxedDurability: false });
+  const pglite = await PGlite.create(dataDir, { relaxedDurability: false }).catch((error: unknown) => {
+    lock.release();
+    throw explainFailure(error, dataDir);
+  });
+  try {
+    makePrivate(dataDir);
+  } catch (error) {
+    await pglite.close();
+    lock.release();
+    throw explainFailure(error, dataDir);
+  }
   log.warn(
     { data_dir: dataDir, durability: "process-crash" },
     "embedded database: writes survive a crash of this process, not of the machine (PGlite does not fsync); use PostgreSQL where power loss matters",
@@ -110,7 +148,7 @@ export async function openEmbedded(options: { dataDir: string }, log: Logger): P
       };
     },
     close() {
-      closing ??= queue.then(() => pglite.close());
+      closing ??= queue.then(() => pglite.close()).finally(() => lock.release());
       return closing;
     },
   };

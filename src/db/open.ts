@@ -1,4 +1,8 @@
-/** openDatabase(config): the configured backend behind the Db seam, announced in the log. */
+/**
+ * openDatabase(config): the configured backend behind the Db seam, announced in the log. `servingPort`
+ * is the port this process already listens on: the embedded backend writes it into its data
+ * directory's lock, so a second server refused there is told which one holds it.
+ */
 import type { Logger } from "pino";
 import type { Db } from "./database.js";
 import { openEmbedded } from "./embedded.js";
@@ -7,10 +11,10 @@ import { openPostgres, type PostgresOptions, redactUrl } from "./postgres.js";
 export type { PostgresOptions };
 export type DatabaseConfig = ({ kind: "postgres" } & PostgresOptions) | { kind: "embedded"; dataDir: string };
 
-export async function openDatabase(config: DatabaseConfig, log: Logger): Promise<Db> {
+export async function openDatabase(config: DatabaseConfig, log: Logger, servingPort?: number): Promise<Db> {
   if (config.kind === "embedded") {
     log.info({ backend: "embedded", data_dir: config.dataDir }, "database: embedded PostgreSQL (PGlite)");
-    return openEmbedded(config, log);
+    return openEmbedded({ dataDir: config.dataDir, port: servingPort }, log);
   }
   const where = config.connectionString
     ? { url: redactUrl(config.connectionString) }

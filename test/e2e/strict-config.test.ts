@@ -5,17 +5,18 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { serviceMain } from "../support/service.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "isotope-strict-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-/** Runs `node --import tsx src/main.ts` as README says; resolves with its exit code (null: killed) and stderr. */
+/** Runs the compiled service as `npm start` does; resolves with its exit code (null: killed) and stderr. */
 function run(args: string[], env: Record<string, string> = {}) {
   // The caller's own ISOTOPE_ variables and database must not decide this test.
   const inherited = Object.entries(process.env).filter(
     ([name]) => !name.startsWith("ISOTOPE_") && name !== "DATABASE_URL",
   );
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
+  const child = spawn(process.execPath, [serviceMain, ...args], {
     env: { ...Object.fromEntries(inherited), ...env },
   });
   let stderr = "";

@@ -1,7 +1,7 @@
 // The service as a real process, started as production runs it (`node dist/src/main.js`, the
 // compiled code that test/support/build-service.ts rebuilt at the start of this test run), on a
 // free port, with its log lines parsed.
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, type SpawnOptions, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -21,15 +21,25 @@ export interface Service {
 /** The compiled entry point; the vitest global setup builds it before any test runs. */
 export const serviceMain = fileURLToPath(new URL("../../dist/src/main.js", import.meta.url));
 
-/** Starts `node dist/src/main.js` and resolves once it logs "serving". */
-export async function startService(args: string[], env: Record<string, string | undefined> = {}): Promise<Service> {
+/** The one place that says how the service is started: `node dist/src/main.js …`. */
+function spawnService(
+  args: string[],
+  env: Record<string, string | undefined>,
+  options: Pick<SpawnOptions, "uid" | "gid"> = {},
+): ChildProcessWithoutNullStreams {
   if (!inject("serviceBuilt"))
     throw new Error("dist/ was not rebuilt for this run: vitest.config.ts's globalSetup (build-service.ts) does that");
-  const port = await freePort();
   const { DATABASE_URL: _, ...rest } = process.env;
-  const child = spawn(process.execPath, [serviceMain, "--port", String(port), ...args], {
+  return spawn(process.execPath, [serviceMain, ...args], {
     env: { ...rest, ...env },
-  });
+    ...options,
+  }) as ChildProcessWithoutNullStreams;
+}
+
+/** Starts `node dist/src/main.js` and resolves once it logs "serving". */
+export async function startService(args: string[], env: Record<string, string | undefined> = {}): Promise<Service> {
+  const port = await freePort();
+  const child = spawnService(["--port", String(port), ...args], env);
   let output = "";
   child.stdout.on("data", (chunk) => {
     output += chunk;
@@ -72,4 +82,37 @@ export const clientFor = (service: Service) =>
 export async function stop(service: Service): Promise<number | string> {
   service.child.kill("SIGTERM");
   return service.exited;
+}
+
+/** How a service that was meant not to start ended. */
+export interface FailedStart {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** From spawn to exit. */
+  ms: number;
+}
+
+/**
+ * Runs the service until it exits by itself (a start-up that must fail); killed after `timeoutMs`.
+ * `uid`/`gid` run it as another user.
+ */
+export async function runToExit(
+  args: string[],
+  options: { env?: Record<string, string | undefined>; uid?: number; gid?: number; timeoutMs?: number } = {},
+): Promise<FailedStart> {
+  const started = Date.now();
+  const child = spawnService(args, options.env ?? {}, { uid: options.uid, gid: options.gid });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 45_000);
+  const code = await new Promise<number | null>((resolve) => child.on("close", (exit) => resolve(exit)));
+  clearTimeout(timer);
+  return { code, stdout, stderr, ms: Date.now() - started };
 }

@@ -55,7 +55,9 @@ export async function openJournal(
   now: () => Micros,
   log: Logger,
 ): Promise<SpoolJournal> {
-  mkdirSync(directory, { recursive: true });
+  // Private: a new directory is 0700 (an existing one keeps its mode: it may be shared), the
+  // journal and conflicts files are 0600 whatever the umask — they hold session documents.
+  mkdirSync(directory, { recursive: true, mode: 0o700 });
   const journalPath = join(directory, journalName);
   const pending = new Map<string, SpooledWrite[]>(); // in first-spooled order (Map keeps insertion order)
   let seq = 0;
@@ -97,7 +99,8 @@ export async function openJournal(
   }
   if (writes.size > 0) log.warn({ pending: writes.size, directory }, "spool: writes from a previous run await replay");
 
-  const journal: FileHandle = await open(journalPath, "a");
+  const journal: FileHandle = await open(journalPath, "a", 0o600);
+  await journal.chmod(0o600); // a journal written by an earlier version may be 0644
   // A new file's directory entry must be durable too.
   const dir = openSync(directory, "r");
   fsyncSync(dir);
@@ -152,7 +155,8 @@ export async function openJournal(
 
   let conflictsFile: FileHandle | undefined;
   const keepConflict = async (list: readonly SpooledWrite[], currentVersion: bigint, lastUpdated: Micros) => {
-    conflictsFile ??= await open(join(directory, conflictsName), "a");
+    conflictsFile ??= await open(join(directory, conflictsName), "a", 0o600);
+    await conflictsFile.chmod(0o600);
     const text = list
       .map((write) => `${JSON.stringify({ ...serialize(write), currentVersion: String(currentVersion) })}\n`)
       .join("");
