@@ -18,6 +18,8 @@ export interface RunningServer {
   /** Every log line the server wrote, parsed. */
   logs: Array<Record<string, unknown>>;
   spool: Spool | undefined;
+  /** RPCs in flight now, as the drain counts them (a streaming RPC until its stream ends). */
+  inFlight(): number;
   stop(): Promise<void>;
 }
 
@@ -105,6 +107,7 @@ export async function startServer(
     table: "isotope_sessions",
     logs,
     spool: app.spool,
+    inFlight: () => app.rpc.drain.inFlight,
     stop,
   };
 }
