@@ -1,5 +1,6 @@
 // SessionService through a real socket with the connect-node gRPC transport, on every backend:
-// the semantics of DESIGN.md's table and one case per row of its error list.
+// the README's Semantics table, and the codes of its Errors table that a request alone provokes
+// (FAILED_PRECONDITION: append.test.ts; UNAVAILABLE: outage.test.ts; UNIMPLEMENTED: hostile.test.ts).
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";

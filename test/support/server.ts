@@ -41,7 +41,7 @@ export function capturingLogger(lines: Array<Record<string, unknown>>): Logger {
 
 /** What a test may switch on beyond the positional basics. */
 export interface ServerOptions {
-  /** Bearer tokens and roles (src/auth.ts); none = access control off. */
+  /** Bearer tokens and roles (src/rpc/interceptors/auth.ts); none = access control off. */
   auth?: AuthConfig;
   /** Certificate, key and optional client CA (PEM); none = cleartext. */
   tls?: TlsMaterial;
