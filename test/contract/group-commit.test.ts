@@ -1,5 +1,6 @@
-// Group commit (src/sessions/repository/group-commit.ts) on every backend: concurrent Saves share statements,
-// yet each caller gets its own row's outcome, per-session order holds and a bad row fails alone.
+// Group commit (src/sessions/repository/group-commit.ts) on every backend: concurrent Saves share
+// statements, yet each caller gets its own row's outcome, per-session order holds and a bad row
+// fails alone.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../../src/db/database.js";
 import { migrate } from "../../src/db/migrate.js";

@@ -8,7 +8,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { codeToHttpStatus, codeToString } from "@connectrpc/connect/protocol-connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { SaveRequestSchema, SessionService } from "../../gen/isotope/session/v1/session_pb.js";
 import { createDualListener, defaultSniffTimeoutMs } from "../../src/transport/listener.js";
 import { backends } from "../support/databases.js";
@@ -525,7 +525,13 @@ describe.each(backends())("hostile input on $name", (backend) => {
       else stream.write(body);
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(own.inFlight()).toBeGreaterThan(0);
     session.destroy();
+    // The server learns that the peer left only after working through what it had already
+    // received (hundreds of RestoreStream queries, seconds on a busy machine); then every one of
+    // those calls ends. A call made meanwhile would queue behind them for a pool connection, and
+    // fail after connect_timeout: the server's speed, not what this test is about.
+    await vi.waitFor(() => expect(own.inFlight()).toBe(0), { timeout: 15_000, interval: 50 });
     expect((await ownClient.load({ sessionId: "bulk-7" })).session?.data).toEqual({ blob: "z".repeat(8000) });
     // Every handler has ended: stop() does not wait out its 2-second grace for one.
     const started = performance.now();

@@ -41,6 +41,7 @@ describe.each(backends())("Touch and last_messages on $name", (backend) => {
     expect(before?.expires_at).toBeNull();
     expect(after?.expires_at).not.toBeNull();
     expect(session).toMatchObject({ sessionId: "touch-1", version: 1n, messageCount: 3n });
+    expect(Number(session?.expiresAt?.seconds) - Number(session?.lastUpdated?.seconds)).toBe(3600);
     // A Load sees the new expiry, whether from the database or memory.
     const loaded = (await client.load({ sessionId: "touch-1" })).session;
     expect(loaded?.expiresAt).toEqual(session?.expiresAt);

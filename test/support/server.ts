@@ -20,6 +20,8 @@ interface TestService {
   logs: Array<Record<string, unknown>>;
   /** The whole repository stack the server runs on (its layers' figures: `status()`). */
   repository: SessionRepository;
+  /** RPCs in flight now, as the drain counts them (a streaming RPC until its stream ends). */
+  inFlight(): number;
   stop(): Promise<void>;
 }
 
@@ -114,6 +116,7 @@ export async function startServer(
     table: "isotope_sessions",
     logs,
     repository: app.repository,
+    inFlight: () => app.rpc.drain.inFlight,
     stop,
   };
 }
@@ -139,7 +142,15 @@ export async function startInMemory(backend: Backend, overrides: Partial<AppConf
       jsonOptions: { recursionLimit },
     },
   });
-  return { transport, db: app.db, table: "isotope_sessions", logs, repository: app.repository, stop };
+  return {
+    transport,
+    db: app.db,
+    table: "isotope_sessions",
+    logs,
+    repository: app.repository,
+    inFlight: () => app.rpc.drain.inFlight,
+    stop,
+  };
 }
 
 /** An order-independent checksum of the sessions table, to prove a request changed nothing. */
