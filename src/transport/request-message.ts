@@ -16,6 +16,10 @@ const compressedFlag = 0b1;
 /** How far an enveloped body may grow while being read: one message and its envelope. */
 export const envelopedBodyLimit = (readMaxBytes: number) => readMaxBytes + envelopeHeaderBytes;
 
+/** A body that grew past readMaxBytes (and its envelope) while being read. */
+export const bodyTooLarge = (readMaxBytes: number) =>
+  new ConnectError(`message size is larger than configured readMaxBytes ${readMaxBytes}`, Code.ResourceExhausted);
+
 /** The one message of a unary call's gRPC or gRPC-Web body. */
 export function singleEnvelopedMessage(body: Buffer, readMaxBytes: number): Uint8Array {
   if (body.byteLength === 0)

@@ -8,13 +8,13 @@
  * messages…).
  */
 import type { BinaryReadOptions, DescMessage, JsonWriteOptions } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import type { ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { BinaryCall } from "./binary-call.js";
 import type { NodeRequest, NodeResponse } from "./node-handler.js";
 import { writeStreamError } from "./protocol-answers.js";
 import { readBody } from "./request-body.js";
-import { decodeRequest, envelopedBodyLimit, singleEnvelopedMessage } from "./request-message.js";
+import { bodyTooLarge, decodeRequest, envelopedBodyLimit, singleEnvelopedMessage } from "./request-message.js";
 
 export interface StreamRequestCheckOptions {
   readMaxBytes: number;
@@ -44,12 +44,7 @@ export function createStreamRequestCheck(options: StreamRequestCheckOptions): St
     };
     readBody(req, envelopedBodyLimit(readMaxBytes), (read) => {
       if (read.kind === "too large") {
-        refuse(
-          new ConnectError(
-            `message size is larger than configured readMaxBytes ${readMaxBytes}`,
-            Code.ResourceExhausted,
-          ),
-        );
+        refuse(bodyTooLarge(readMaxBytes));
         return;
       }
       const error = undecodable(call.spec.method.input, read.body, readMaxBytes, binaryOptions);

@@ -15,13 +15,19 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
 import type { TLSSocket } from "node:tls";
 import type { BinaryReadOptions, JsonWriteOptions } from "@bufbuild/protobuf";
-import { Code, ConnectError, type Interceptor, type MethodImplSpec } from "@connectrpc/connect";
+import type { ConnectError, Interceptor, MethodImplSpec } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { BinaryCall } from "./binary-call.js";
 import type { NodeRequest, NodeResponse } from "./node-handler.js";
 import { writeUnaryAnswer } from "./protocol-answers.js";
 import { readBody, watchClient } from "./request-body.js";
-import { connectGetMessage, decodeRequest, envelopedBodyLimit, singleEnvelopedMessage } from "./request-message.js";
+import {
+  bodyTooLarge,
+  connectGetMessage,
+  decodeRequest,
+  envelopedBodyLimit,
+  singleEnvelopedMessage,
+} from "./request-message.js";
 import { createUnaryInvoker, type UnaryOutcome } from "./unary-invoke.js";
 
 export interface UnaryAdapterOptions {
@@ -86,12 +92,7 @@ export function createUnaryAdapter(options: UnaryAdapterOptions): UnaryAdapter {
     const enveloped = call.protocol !== "connect";
     readBody(req, enveloped ? envelopedBodyLimit(readMaxBytes) : readMaxBytes, (body) =>
       serve(() => {
-        if (body.kind === "too large") {
-          throw new ConnectError(
-            `message size is larger than configured readMaxBytes ${readMaxBytes}`,
-            Code.ResourceExhausted,
-          );
-        }
+        if (body.kind === "too large") throw bodyTooLarge(readMaxBytes);
         return enveloped ? singleEnvelopedMessage(body.body, readMaxBytes) : body.body;
       }),
     );
