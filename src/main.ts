@@ -74,6 +74,18 @@ async function main(): Promise<void> {
     { port, host: config.host ?? "all interfaces", backend: app.db.backend, database: app.db.location },
     "serving",
   );
+  // Someone is watching (or asked): one line that says where, beside the JSON log.
+  if (config.logFormat === "pretty" || (config.logFormat === "auto" && process.stdout.isTTY === true)) {
+    const scheme = tls === undefined ? "http" : "https";
+    const where =
+      app.db.backend === "embedded"
+        ? `embedded database in ${app.db.location}`
+        : `PostgreSQL database "${app.db.location}"`;
+    process.stderr.write(
+      `isotope-sessions serving gRPC, gRPC-Web and Connect on ${scheme}://${config.host ?? "localhost"}:${port} — ${where}; ` +
+        `access control ${config.auth.tokens.length === 0 ? "off" : "on"}; Ctrl-C stops it\n`,
+    );
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -33,6 +33,8 @@ export interface Config {
   /** Where blind Saves are journaled while the database is unavailable; undefined = no spool. */
   spoolDir: string | undefined;
   logLevel: string;
+  /** "auto" (pretty on a terminal), "json" or "pretty": see settings.ts. */
+  logFormat: string;
   auth: AuthConfig;
   /** Undefined = cleartext. */
   tls: TlsConfig | undefined;
@@ -103,6 +105,7 @@ export function loadConfig(
     groupCommit: { maxBatch: values.groupCommitMaxBatch, windowMs: values.groupCommitWindowMs },
     spoolDir: values.spoolDir === undefined ? undefined : resolve(values.spoolDir),
     logLevel: values.logLevel,
+    logFormat: values.logFormat,
     auth: {
       tokens: values.authTokens,
       protectHealth: values.authProtectHealth,

@@ -46,6 +46,7 @@ export type SettingValue<S extends Setting> =
   | (undefined extends S["default"] ? undefined : never);
 
 const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+const logFormats = ["auto", "json", "pretty"];
 
 /** Every setting the service reads, by the name the code uses; README's configuration reference mirrors it. */
 export const settings = {
@@ -176,6 +177,18 @@ export const settings = {
     kind: "string",
     check: (level) => (logLevels.includes(level) ? undefined : `"${level}" is not one of ${logLevels.join(", ")}`),
     default: "info",
+  },
+  /**
+   * "json": NDJSON on stdout only. "pretty": also a readable line on stderr for start-up and
+   * failures. "auto": pretty when stdout is a terminal (someone is watching), json otherwise.
+   */
+  logFormat: {
+    flag: "log-format",
+    env: "LOG_FORMAT",
+    file: ["log", "format"],
+    kind: "string",
+    check: (format) => (logFormats.includes(format) ? undefined : `"${format}" is not one of ${logFormats.join(", ")}`),
+    default: "auto",
   },
   /** Empty = no browser origin may call; "*" = any. */
   corsOrigins: {

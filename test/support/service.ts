@@ -13,6 +13,8 @@ export interface Service {
   child: ChildProcessWithoutNullStreams;
   port: number;
   output: () => string;
+  /** What it wrote on stderr alone. */
+  errorOutput: () => string;
   lines: () => Array<Record<string, unknown>>;
   /** The exit code, or the signal's name when a signal ended the process. */
   exited: Promise<number | string>;
@@ -41,11 +43,13 @@ export async function startService(args: string[], env: Record<string, string | 
   const port = await freePort();
   const child = spawnService(["--port", String(port), ...args], env);
   let output = "";
+  let errorOutput = "";
   child.stdout.on("data", (chunk) => {
     output += chunk;
   });
   child.stderr.on("data", (chunk) => {
     output += chunk;
+    errorOutput += chunk;
   });
   const exited = new Promise<number | string>((resolve) =>
     child.on("exit", (code, signal) => {
@@ -73,7 +77,7 @@ export async function startService(args: string[], env: Record<string, string | 
       reject(new Error(`service exited with ${code}:\n${output}`));
     });
   });
-  return { child, port, output: () => output, lines, exited };
+  return { child, port, output: () => output, errorOutput: () => errorOutput, lines, exited };
 }
 
 export const clientFor = (service: Service) =>

@@ -36,6 +36,11 @@ function samplesFor(name: SettingName, setting: Setting): Samples {
       ["warn", "warn"],
       ["error", "error"],
     ],
+    logFormat: [
+      ["pretty", "pretty"],
+      ["json", "json"],
+      ["auto", "auto"],
+    ],
   };
   switch (setting.kind) {
     case "string":
