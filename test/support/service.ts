@@ -5,7 +5,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { inject } from "vitest";
+import { afterAll, inject } from "vitest";
 import { SessionService } from "../../gen/isotope/session/v1/session_pb.js";
 import { freePort } from "./ports.js";
 
@@ -17,6 +17,13 @@ export interface Service {
   /** The exit code, or the signal's name when a signal ended the process. */
   exited: Promise<number | string>;
 }
+
+// A service still running when its test file ends (a test timed out before stop()) is killed:
+// a failed run must not leave databases booting under the tests that follow.
+const running = new Set<ChildProcessWithoutNullStreams>();
+afterAll(() => {
+  for (const child of running) child.kill("SIGKILL");
+});
 
 /** The compiled entry point; the vitest global setup builds it before any test runs. */
 export const serviceMain = fileURLToPath(new URL("../../dist/src/main.js", import.meta.url));
@@ -30,6 +37,8 @@ export async function startService(args: string[], env: Record<string, string | 
   const child = spawn(process.execPath, [serviceMain, "--port", String(port), ...args], {
     env: { ...rest, ...env },
   });
+  running.add(child);
+  child.once("exit", () => running.delete(child));
   let output = "";
   child.stdout.on("data", (chunk) => {
     output += chunk;
@@ -50,7 +59,10 @@ export async function startService(args: string[], env: Record<string, string | 
       .filter((line) => line.startsWith("{"))
       .map((line) => JSON.parse(line) as Record<string, unknown>);
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`service did not start:\n${output}`)), 45_000);
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`service did not start in 45 s:\n${output}`));
+    }, 45_000);
     const check = () => {
       if (lines().some((line) => line.msg === "serving")) {
         clearTimeout(timer);
