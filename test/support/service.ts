@@ -5,7 +5,7 @@ import { type ChildProcessWithoutNullStreams, type SpawnOptions, spawn } from "n
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { inject } from "vitest";
+import { afterAll, inject } from "vitest";
 import { SessionService } from "../../gen/isotope/session/v1/session_pb.js";
 import { freePort } from "./ports.js";
 
@@ -20,6 +20,13 @@ export interface Service {
   exited: Promise<number | string>;
 }
 
+// A service still running when its test file ends (a test timed out before stop()) is killed:
+// a failed run must not leave databases booting under the tests that follow.
+const running = new Set<ChildProcessWithoutNullStreams>();
+afterAll(() => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
 /** The compiled entry point; the vitest global setup builds it before any test runs. */
 export const serviceMain = fileURLToPath(new URL("../../dist/src/main.js", import.meta.url));
 
@@ -32,10 +39,13 @@ function spawnService(
   if (!inject("serviceBuilt"))
     throw new Error("dist/ was not rebuilt for this run: vitest.config.ts's globalSetup (build-service.ts) does that");
   const { DATABASE_URL: _, ...rest } = process.env;
-  return spawn(process.execPath, [serviceMain, ...args], {
+  const child = spawn(process.execPath, [serviceMain, ...args], {
     env: { ...rest, ...env },
     ...options,
   }) as ChildProcessWithoutNullStreams;
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+  return child;
 }
 
 /** Starts `node dist/src/main.js` and resolves once it logs "serving". */
@@ -64,7 +74,10 @@ export async function startService(args: string[], env: Record<string, string | 
       .filter((line) => line.startsWith("{"))
       .map((line) => JSON.parse(line) as Record<string, unknown>);
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`service did not start:\n${output}`)), 45_000);
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`service did not start in 45 s:\n${output}`));
+    }, 45_000);
     const check = () => {
       if (lines().some((line) => line.msg === "serving")) {
         clearTimeout(timer);
