@@ -141,17 +141,18 @@ async function quietPeer(port: number, bytes: string) {
 }
 
 /**
- * Resolves once `server` has no RPC in flight; fails when the count stops falling for `stallMs`
- * (a call that never ends), however slowly a busy machine works through the rest.
+ * Resolves once `server` has no RPC in flight, however slowly a busy machine works through them;
+ * fails when the count stays unchanged, above 0, for `stallMs`: calls that never end. (It may
+ * rise first: the server is still starting calls it had received.)
  */
 async function everyCallEnds(server: RunningServer, stallMs: number) {
-  let fewest = server.inFlight();
-  let progressAt = performance.now();
-  while (fewest > 0) {
+  let count = server.inFlight();
+  let changedAt = performance.now();
+  while (count > 0) {
     await new Promise((resolve) => setTimeout(resolve, 50));
     const now = server.inFlight();
-    if (now < fewest) [fewest, progressAt] = [now, performance.now()];
-    else expect(performance.now() - progressAt, `${now} RPCs in flight, none ending`).toBeLessThan(stallMs);
+    if (now !== count) [count, changedAt] = [now, performance.now()];
+    else expect(performance.now() - changedAt, `${now} RPCs in flight, none ending`).toBeLessThan(stallMs);
   }
 }
 
