@@ -112,6 +112,13 @@ export async function startServer(
   return {
     url: `${options.tls === undefined ? "http" : "https"}://127.0.0.1:${bound}`,
     port: bound,
+    ...testService(app, logs, stop),
+  };
+}
+
+/** What a test sees of a started app, whichever way it is served. */
+function testService(app: App, logs: Array<Record<string, unknown>>, stop: () => Promise<void>): TestService {
+  return {
     db: app.db,
     table: "isotope_sessions",
     logs,
@@ -142,15 +149,7 @@ export async function startInMemory(backend: Backend, overrides: Partial<AppConf
       jsonOptions: { recursionLimit },
     },
   });
-  return {
-    transport,
-    db: app.db,
-    table: "isotope_sessions",
-    logs,
-    repository: app.repository,
-    inFlight: () => app.rpc.drain.inFlight,
-    stop,
-  };
+  return { transport, ...testService(app, logs, stop) };
 }
 
 /** An order-independent checksum of the sessions table, to prove a request changed nothing. */
