@@ -1,14 +1,14 @@
 /**
  * What the port serves, as a Connect router: SessionService, grpc.health.v1.Health and gRPC
  * reflection (v1 and v1alpha), behind one interceptor chain — logging, then access control, then
- * the drain, then error mapping — shared by the Connect router and the gRPC fast path, so every
+ * the drain, then error mapping — shared by the Connect router and the transport's unary adapter, so every
  * protocol is logged, authorised and drained alike. Servable without a socket:
  * `createRouterTransport(rpc.routes, { router: { interceptors: rpc.interceptors } })`.
  */
 import { readFileSync } from "node:fs";
 import { createFileRegistry, type DescFile, fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
-import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connect";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { file_health_v1_health } from "../../gen/health/v1/health_pb.js";
 import { file_isotope_session_v1_session, SessionService } from "../../gen/isotope/session/v1/session_pb.js";
@@ -37,9 +37,6 @@ export interface Rpc {
   routes(router: ConnectRouter): void;
   /** The chain every call goes through, outermost first. */
   interceptors: Interceptor[];
-  /** SessionService and its implementation, for the gRPC fast path. */
-  sessionServiceDesc: typeof SessionService;
-  sessionService: ServiceImpl<typeof SessionService>;
   health: HealthService;
   drain: Drain;
 }
@@ -66,8 +63,6 @@ export function createRpc({ db, repository, limits, log, auth }: RpcDeps): Rpc {
       registerReflection(router, [described, file_health_v1_health]);
     },
     interceptors,
-    sessionServiceDesc: SessionService,
-    sessionService,
     health,
     drain,
   };

@@ -1,15 +1,13 @@
 // A RestoreStream its client abandons, over a real HTTP/2 connection on every backend: the server's
 // handler ends as cancelled instead of staying suspended on a write nobody reads (a transport
 // matter — flow control and stream resets — so it is proven on a socket, not in memory).
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
+import { type Client, Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type SaveRequest, SaveRequestSchema, SessionService } from "../../gen/isotope/session/v1/session_pb.js";
+import { SessionService } from "../../gen/isotope/session/v1/session_pb.js";
+import { failureOf, saveThrough } from "../support/calls.js";
 import { backends } from "../support/databases.js";
 import { type RunningServer, startServer } from "../support/server.js";
-
-type SaveInit = MessageInitShape<typeof SaveRequestSchema>;
 
 describe.each(backends())("a cancelled RestoreStream on $name", (backend) => {
   let server: RunningServer;
@@ -21,16 +19,8 @@ describe.each(backends())("a cancelled RestoreStream on $name", (backend) => {
   });
   afterAll(async () => server.stop());
 
-  const save = (sessionId: string, data: SaveRequest["data"], extra: Omit<SaveInit, "sessionId" | "data"> = {}) =>
-    client.save(create(SaveRequestSchema, { ...extra, sessionId, data } as SaveInit));
-  const codeOf = async (call: Promise<unknown>) => {
-    try {
-      await call;
-    } catch (error) {
-      return ConnectError.from(error);
-    }
-    throw new Error("expected the call to fail");
-  };
+  const save = saveThrough(() => client);
+  const codeOf = failureOf;
 
   it("stops a RestoreStream when the client cancels it", async () => {
     // 30 × 8 KB is more than HTTP/2's 64 KB window: the handler is blocked writing when the client goes.

@@ -3,7 +3,7 @@
 // provokes (FAILED_PRECONDITION: append.test.ts; UNAVAILABLE: outage.test.ts; UNIMPLEMENTED: hostile.test.ts).
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
-import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
+import { type Client, Code, createClient } from "@connectrpc/connect";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -12,6 +12,7 @@ import {
   SessionService,
   VersionConflictSchema,
 } from "../../gen/isotope/session/v1/session_pb.js";
+import { failureOf, saveThrough } from "../support/calls.js";
 import { backends } from "../support/databases.js";
 import { type InMemoryServer, startInMemory, tableChecksum, testLimits } from "../support/server.js";
 
@@ -27,16 +28,8 @@ describe.each(backends())("SessionService over gRPC on $name", (backend) => {
   });
   afterAll(async () => server.stop());
 
-  const save = (sessionId: string, data: SaveRequest["data"], extra: Omit<SaveInit, "sessionId" | "data"> = {}) =>
-    client.save(create(SaveRequestSchema, { ...extra, sessionId, data } as SaveInit));
-  const codeOf = async (call: Promise<unknown>) => {
-    try {
-      await call;
-    } catch (error) {
-      return ConnectError.from(error);
-    }
-    throw new Error("expected the call to fail");
-  };
+  const save = saveThrough(() => client);
+  const codeOf = failureOf;
 
   it("runs a session's whole life: save, load, list, soft delete, revive, hard delete", async () => {
     const saved = await save(
