@@ -45,24 +45,6 @@ export interface Db extends Queryable {
   /** Runs `fn` in one transaction on one connection: COMMIT when it resolves, ROLLBACK when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>, signal?: AbortSignal): Promise<T>;
   poolStats(): PoolStats;
-  /**
-   * Listens for NOTIFY on `channel` on a connection of its own, reconnecting when it drops.
-   * `reset` is called whenever notifications may have been missed (the connection was lost, or
-   * came back). On PGlite nothing but this process can write, so the feed is always connected.
-   */
-  subscribe(channel: string, handlers: { notification(payload: string): void; reset(): void }): ChangeFeed;
   /** Waits for running statements, then closes every connection. Idempotent. */
-  close(): Promise<void>;
-}
-
-export interface ChangeFeed {
-  /** Whether notifications are being received right now. */
-  readonly connected: boolean;
-  /**
-   * Resolves once every notification committed before the call has been handed to the handler
-   * (a round trip on the listening connection: PostgreSQL delivers pending notifications before
-   * it answers). Rejects while disconnected.
-   */
-  sync(): Promise<void>;
   close(): Promise<void>;
 }

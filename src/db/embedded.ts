@@ -129,24 +129,6 @@ export async function openEmbedded(options: EmbeddedOptions, log: Logger): Promi
         signal,
       ),
     poolStats: () => ({ total: 1, idle: busy ? 0 : 1, waiting }),
-    // PGlite's one connection hears its own NOTIFYs, handed over before the statement resolves:
-    // a turn through the queue is the round trip that proves earlier changes were heard.
-    subscribe(channel, handlers) {
-      let unlisten: (() => Promise<void>) | undefined;
-      const listening = exclusive(() => pglite.listen(channel, handlers.notification)).then((stop) => {
-        unlisten = stop;
-      });
-      return {
-        get connected() {
-          return unlisten !== undefined;
-        },
-        sync: () => exclusive(async () => {}),
-        close: async () => {
-          await listening.catch(() => {});
-          await exclusive(async () => unlisten?.()).catch(() => {});
-        },
-      };
-    },
     close() {
       closing ??= queue.then(() => pglite.close()).finally(() => lock.release());
       return closing;

@@ -4,12 +4,15 @@
  * separate short-lived connection, since the pooled one is busy), so a passed deadline frees the
  * database too. Pool errors (a backend killed while idle) are logged, never fatal: the pool drops
  * that client and opens new ones when the database is back.
+ *
+ * Statements with parameters run as named prepared statements: each connection parses and plans a
+ * statement once, then only binds and executes it (the by-key statements of every call are the
+ * same few texts). Scripts (exec) and parameterless statements go as they are.
  */
 import pg from "pg";
 import type { Logger } from "pino";
-import type { ChangeFeed, Db, Queryable, QueryResult, Row } from "./database.js";
+import type { Db, Queryable, QueryResult, Row } from "./database.js";
 import { classifyDriverError, DatabaseAbortError, DatabaseError, DatabaseUnavailableError } from "./errors.js";
-import { listen } from "./postgres-listener.js";
 
 /**
  * What a pg error means: its SQLSTATE when the server sent one; otherwise pg lost (or never got)
@@ -89,7 +92,9 @@ export async function openPostgres(options: PostgresOptions, log: Logger): Promi
     signal?.addEventListener("abort", onAbort, { once: true });
     let result: pg.QueryResult<R> | pg.QueryResult<R>[];
     try {
-      result = await client.query<R>(sql, params as unknown[] | undefined);
+      result = await client.query<R>(
+        params === undefined ? sql : { name: statementName(sql), text: sql, values: params as unknown[] },
+      );
       // The statement beat its cancel: pg_cancel_backend names the backend, not the statement, so
       // the cancel would stop whatever this connection runs next (another caller's, once released).
       // Hold the connection until it has landed on an idle backend, which ignores it.
@@ -133,7 +138,6 @@ export async function openPostgres(options: PostgresOptions, log: Logger): Promi
     }
   };
 
-  const feeds = new Set<ChangeFeed>();
   const db: Db = {
     backend: "postgres",
     location: options.database ?? databaseFromUrl(options.connectionString) ?? "postgres",
@@ -158,15 +162,10 @@ export async function openPostgres(options: PostgresOptions, log: Logger): Promi
         }
       }, signal),
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
-    subscribe: (channel, handlers) => {
-      const feed = listen(connection, channel, handlers, log);
-      feeds.add(feed);
-      return feed;
-    },
     close: (() => {
       let closing: Promise<void> | undefined;
       return () => {
-        closing ??= Promise.all([...feeds].map((feed) => feed.close())).then(() => pool.end());
+        closing ??= pool.end();
         return closing;
       };
     })(),
@@ -182,6 +181,22 @@ export async function openPostgres(options: PostgresOptions, log: Logger): Promi
     throw new Error(`cannot connect to PostgreSQL at ${where}: ${(error as Error).message}`);
   }
   return db;
+}
+
+/**
+ * The prepared statement's name for `sql`: one per distinct text, process-wide (a name means the
+ * same text on every connection). The repository's texts are a few dozen; past `maxNamed` (text
+ * built from unexpected input) statements go unnamed rather than grow every connection's cache.
+ */
+const names = new Map<string, string>();
+const maxNamed = 500;
+function statementName(sql: string): string | undefined {
+  let name = names.get(sql);
+  if (name === undefined && names.size < maxNamed) {
+    name = `iso_${names.size}`;
+    names.set(sql, name);
+  }
+  return name;
 }
 
 function databaseFromUrl(url: string | undefined): string | undefined {

@@ -3,12 +3,17 @@
  * ends in (NOT_FOUND, ABORTED with its VersionConflict detail, DATA_LOSS for a row that cannot be
  * served), and the servable form of a stored row — its data decoded once per cached version.
  */
-import { create, type JsonObject } from "@bufbuild/protobuf";
+import { create, type JsonObject, toBinary } from "@bufbuild/protobuf";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
+  Durability,
+  type LoadResponse,
+  LoadResponseSchema,
   type RestoreFailure,
   RestoreFailureSchema,
   type Session,
+  SessionSchema,
   VersionConflictSchema,
 } from "../../gen/isotope/session/v1/session_pb.js";
 import { parseStoredObject, toSession } from "./convert.js";
@@ -45,21 +50,40 @@ export function lastMessages(session: Session, n: number): Session {
   return { ...session, data: { ...session.data, messages: messages.slice(-n) } };
 }
 
-/**
- * Decoded messages of rows the hot cache holds (repository/cache.ts hands back the same row
- * object on every hit): JSON text → Struct is the costliest step of a Load, done once per version.
- * Weak, so a row the cache drops takes its message with it. Messages are never mutated once built.
- */
-const decoded = new WeakMap<StoredSession, Session>();
-
 /** A row with its data, or DATA_LOSS when what is stored cannot be carried by a Struct. */
 export function servable(row: StoredSession): Session {
-  const known = decoded.get(row);
-  if (known) return known;
   const { session, failure } = restoreCheck(row);
   if (failure) throw new ConnectError(`session "${row.sessionId}" cannot be served: ${failure.reason}`, Code.DataLoss);
-  decoded.set(row, session as Session);
   return session as Session;
+}
+
+/**
+ * LoadResponse.session (field 1) of rows as protobuf bytes — length and the encoded Session —
+ * made once per row: the hot cache (repository/cache.ts) hands back the same row object on every
+ * hit, and JSON text → Struct → bytes is the costliest step of a Load. Weak, so a row the cache
+ * drops takes its bytes with it; only bytes are kept, not the decoded message (half the memory).
+ */
+const encodedSessions = new WeakMap<StoredSession, Uint8Array>();
+
+/**
+ * Load's answer. For a caller that reads protobuf (`binary`) the whole session is sent as bytes
+ * encoded once per row, carried as the response's unknown field 1: protobuf-es writes unknown
+ * fields verbatim, so the wire bytes are exactly those of the field — no message is built. A
+ * JSON caller, or a `last_messages` window, gets the message built from the row.
+ */
+export function loadResponse(row: StoredSession, lastMessagesN: number, binary: boolean): LoadResponse {
+  const durability = row.spooled ? Durability.SPOOLED : Durability.DATABASE;
+  if (!binary || lastMessagesN > 0) {
+    return create(LoadResponseSchema, { session: lastMessages(servable(row), lastMessagesN), durability });
+  }
+  let data = encodedSessions.get(row);
+  if (data === undefined) {
+    data = new BinaryWriter().bytes(toBinary(SessionSchema, servable(row))).finish();
+    encodedSessions.set(row, data);
+  }
+  const response = create(LoadResponseSchema, { durability });
+  response.$unknown = [{ no: 1, wireType: WireType.LengthDelimited, data }];
+  return response;
 }
 
 /** Restore's check of one row: the Session it serves as, or why it cannot be served. */

@@ -44,7 +44,7 @@ describe.each(backends())("migrations on $name", (backend) => {
   afterAll(async () => cleanup());
 
   it("creates the seed's table with its four indexes, the keyset and metadata indexes, once", async () => {
-    expect((await migrate(db, { table: "fresh" }, log)).applied).toEqual([1, 2, 3, 4, 5]);
+    expect((await migrate(db, { table: "fresh" }, log)).applied).toEqual([1, 2, 3, 4, 5, 6]);
     expect(await indexNames(db, "fresh")).toEqual([
       "fresh_pkey",
       "idx_fresh_created_at",
@@ -56,6 +56,12 @@ describe.each(backends())("migrations on $name", (backend) => {
       "idx_fresh_user_list",
     ]);
     expect((await migrate(db, { table: "fresh" }, log)).applied).toEqual([]);
+    // The one trigger left is Append's (0004), which fires only when a Save brings appended
+    // messages home: a plain write — the service's or anyone's — runs no trigger and sends no NOTIFY.
+    const { rows } = await db.query<{ tgname: string }>(
+      "SELECT tgname FROM pg_trigger WHERE tgrelid = 'fresh'::regclass AND NOT tgisinternal ORDER BY tgname",
+    );
+    expect(rows.map((row) => row.tgname)).toEqual(["fresh_mh"]);
   });
 
   it("adopts a table the seed's manager made, rows intact", async () => {
@@ -65,7 +71,7 @@ describe.each(backends())("migrations on $name", (backend) => {
        VALUES ('legacy', '{"messages":[{"type":"human","content":"你好"}],"files":{},"extra_key":1}',
                '{"name":"旧会话","user_id":"user123"}', '2024-01-02 03:04:05', '2024-01-02 03:04:05', NULL)`,
     );
-    expect((await migrate(db, { table: "isotope_sessions" }, log)).applied).toEqual([1, 2, 3, 4, 5]);
+    expect((await migrate(db, { table: "isotope_sessions" }, log)).applied).toEqual([1, 2, 3, 4, 5, 6]);
     const repo = createSessionRepository(db, "isotope_sessions");
     const legacy = await repo.load("legacy", false);
     expect(JSON.parse(legacy?.dataJson ?? "")).toMatchObject({ extra_key: 1, files: {} });
@@ -114,7 +120,7 @@ if (postgresUrl) {
         );
       const [a, b] = await Promise.all([open(), open()]);
       const results = await Promise.all([migrate(a, { table: "raced" }, log), migrate(b, { table: "raced" }, log)]);
-      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 5]);
+      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 6]);
       const { rows } = await db.query<{ n: string }>(
         "SELECT count(*)::text AS n FROM isotope_schema_migrations WHERE table_name = 'raced'",
       );

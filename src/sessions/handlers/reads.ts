@@ -1,8 +1,8 @@
 /** The reading RPCs: Load and List. validate → repository → response, like the writes. */
 import type { ServiceImpl } from "@connectrpc/connect";
-import { Durability, type SessionService } from "../../../gen/isotope/session/v1/session_pb.js";
+import type { SessionService } from "../../../gen/isotope/session/v1/session_pb.js";
 import { decodePageToken, encodePageToken, toSession } from "../convert.js";
-import { lastMessages, servable, sessionNotFound } from "../responses.js";
+import { loadResponse, servable, sessionNotFound } from "../responses.js";
 import * as validate from "../validate.js";
 import type { HandlerDeps } from "./deps.js";
 
@@ -16,10 +16,7 @@ export function createReadHandlers({ repository, limits }: HandlerDeps): Reads {
       const sessionId = validate.sessionId(req.sessionId);
       const row = await repository.load(sessionId, req.includeInactive, ctx.signal);
       if (row === undefined) throw sessionNotFound(sessionId);
-      return {
-        session: lastMessages(servable(row), req.lastMessages),
-        durability: row.spooled ? Durability.SPOOLED : Durability.DATABASE,
-      };
+      return loadResponse(row, req.lastMessages, readsProtobuf(ctx.requestHeader));
     },
 
     async list(req, ctx) {
@@ -49,4 +46,14 @@ export function createReadHandlers({ repository, limits }: HandlerDeps): Reads {
       };
     },
   };
+}
+
+/**
+ * Whether the answer will be encoded as protobuf binary: a gRPC, gRPC-Web or Connect content type
+ * that is not JSON. No content type (a Connect GET names its encoding in the query) counts as JSON:
+ * the message then carries everything either encoding needs.
+ */
+function readsProtobuf(header: Headers): boolean {
+  const type = header.get("content-type");
+  return type?.startsWith("application/") === true && !type.includes("json");
 }

@@ -27,7 +27,24 @@ export interface StoredSession {
   messageCount: bigint;
   /** Set when this is a write held in the outage journal, not yet in the database (spool.ts). */
   spooled?: true;
+  /**
+   * Which committed state of the row this is (its xmin and version), on rows read or written by
+   * key: a `LoadKey.known` to ask whether a copy is still current. Any write changes it, also one
+   * made outside this service.
+   */
+  rowToken?: string;
 }
+
+/** One by-key read of `loadMany`. */
+export interface LoadKey {
+  sessionId: string;
+  includeInactive: boolean;
+  /** The rowToken of a copy the caller holds: while the row still has it, the answer is "current". */
+  known?: string;
+}
+
+/** A session, "current" (the caller's known copy is the row as it is), or undefined (none to serve). */
+export type Loaded = StoredSession | "current" | undefined;
 
 export type Expiry = { kind: "never" } | { kind: "in"; micros: bigint } | { kind: "at"; micros: Micros };
 
@@ -138,6 +155,11 @@ export interface SessionRepository {
    */
   saveMany(inputs: readonly SaveInput[], signal?: AbortSignal): Promise<SaveResult[]>;
   load(sessionId: string, includeInactive: boolean, signal?: AbortSignal): Promise<StoredSession | undefined>;
+  /**
+   * Many by-key reads in one statement, answered in input order: concurrent Loads share it (as
+   * Saves share group commit's), and a held copy is proven current without reading its data.
+   */
+  loadMany(keys: readonly LoadKey[], signal?: AbortSignal): Promise<Loaded[]>;
   list(query: ListQuery, signal?: AbortSignal): Promise<StoredSession[]>;
   /**
    * Adds messages to an active, unexpired session without rewriting its history: the first Append
@@ -173,7 +195,7 @@ export interface SessionRepository {
 
 export interface CacheStatus {
   enabled: boolean;
-  /** Change notifications are being heard (else every Load reads the database). */
+  /** Every hit is proven current in the database first, so this is always true. */
   coherent: boolean;
   maxBytes: number;
   hits: number;

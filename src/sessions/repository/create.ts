@@ -20,6 +20,7 @@ export function createSessionRepository(db: Db, table: string): SessionRepositor
     save: writes.save,
     saveMany: writes.saveMany,
     load: reads.load,
+    loadMany: reads.loadMany,
     list: reads.list,
     append,
     touch: writes.touch,

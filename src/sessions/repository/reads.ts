@@ -3,22 +3,41 @@
  * metadata), and the keyset scan Restore and RestoreStream walk. Nothing here writes.
  */
 import type { Db } from "../../db/database.js";
-import type { SessionRepository } from "./contract.js";
-import { columns, fromMicros, notExpired, type SessionRow, toStored } from "./sql.js";
+import type { Loaded, SessionRepository, StoredSession } from "./contract.js";
+import { columns, fromMicros, notExpired, rowToken, type SessionRow, toStored } from "./sql.js";
 
 /** How many of the newest rows List scans for a filtered page before it asks the metadata index. */
 const listProbeRows = 1000;
 
-type Reads = Pick<SessionRepository, "load" | "list" | "countRestorable" | "scan">;
+type Reads = Pick<SessionRepository, "load" | "loadMany" | "list" | "countRestorable" | "scan">;
 
 export function createReads(db: Db, table: string): Reads {
-  const loadSql = `SELECT ${columns(true, table)} FROM ${table}
-    WHERE session_id = $1 AND ${notExpired} AND (is_active OR $2::boolean)`;
+  // Keys by position (n), so one session asked for twice gets two answers. The data of a row the
+  // caller already holds is not read: only its token travels.
+  const token = rowToken(table);
+  const loadManySql = `SELECT k.n::int AS n, ${token} AS row_token,
+      ${columns({ unless: `${token} = k.known` }, table)}
+    FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(id, known, n)
+    JOIN ${table} ON ${table}.session_id = k.id
+    WHERE ${notExpired}`;
+
+  const loadMany: Reads["loadMany"] = async (keys, signal) => {
+    const params = [keys.map((key) => key.sessionId), keys.map((key) => key.known ?? null)];
+    const { rows } = await db.query<SessionRow & { n: number }>(loadManySql, params, signal);
+    const answers: Loaded[] = new Array(keys.length).fill(undefined);
+    for (const row of rows) {
+      const key = keys[row.n - 1];
+      if (!key || !(row.is_active || key.includeInactive)) continue;
+      answers[row.n - 1] = key.known !== undefined && key.known === row.row_token ? "current" : toStored(row);
+    }
+    return answers;
+  };
 
   return {
+    loadMany,
+
     async load(sessionId, includeInactive, signal) {
-      const { rows } = await db.query<SessionRow>(loadSql, [sessionId, includeInactive], signal);
-      return rows[0] && toStored(rows[0]);
+      return (await loadMany([{ sessionId, includeInactive }], signal))[0] as StoredSession | undefined;
     },
 
     async list(query, signal) {
@@ -88,7 +107,7 @@ export function createReads(db: Db, table: string): Reads {
         where.push(notExpired);
         if (!query.includeInactive) where.push("is_active");
         params.push(after, query.batchSize);
-        const sql = `SELECT ${columns(query.includeData, table)} FROM ${table}
+        const sql = `SELECT ${columns(query.includeData, table)}, ${token} AS row_token FROM ${table}
           WHERE ${where.join(" AND ")} AND session_id > $${params.length - 1}
           ORDER BY session_id LIMIT $${params.length}`;
         const { rows } = await db.query<SessionRow>(sql, params, signal);

@@ -35,6 +35,17 @@ export async function withSpool(
     }
   };
 
+  /**
+   * Settles the session's spooled writes; while they cannot reach the database (it is down) the
+   * newest of them is what a Load serves — `row` undefined once it expired.
+   */
+  const fromJournal = async (sessionId: string, signal?: AbortSignal) => {
+    const spooled = await journal.settle(sessionId, signal);
+    if (spooled === undefined) return undefined;
+    const expired = spooled.expiresAt !== undefined && spooled.expiresAt <= now();
+    return { row: expired ? undefined : spooledRow(spooled, true) };
+  };
+
   return {
     async save(input, signal) {
       try {
@@ -65,12 +76,17 @@ export async function withSpool(
     },
 
     async load(sessionId, includeInactive, signal) {
-      const spooled = await journal.settle(sessionId, signal);
-      if (spooled === undefined) return repository.load(sessionId, includeInactive, signal);
-      // The database is down and this session's newest write is in the journal: serve that.
-      if (spooled.expiresAt !== undefined && spooled.expiresAt <= now()) return undefined;
-      return spooledRow(spooled, true);
+      const spooled = await fromJournal(sessionId, signal);
+      return spooled === undefined ? repository.load(sessionId, includeInactive, signal) : spooled.row;
     },
+
+    loadMany: (keys, signal) =>
+      Promise.all(
+        keys.map(async (key) => {
+          const spooled = await fromJournal(key.sessionId, signal);
+          return spooled === undefined ? (await repository.loadMany([key], signal))[0] : spooled.row;
+        }),
+      ),
 
     async append(input, signal) {
       await settle(input.sessionId, signal);

@@ -30,16 +30,25 @@ export const messageCount = `(CASE WHEN messages_external THEN external_messages
         WHEN jsonb_typeof(session_data->'messages') = 'array' THEN jsonb_array_length(session_data->'messages')
         ELSE 0 END)`;
 
-/** The columns every read selects; `table` is needed only with data (to put messages back). */
-export const columns = (withData: boolean, table = "") => `
+/**
+ * StoredSession.rowToken of the row `of` names: xmin (the transaction that wrote this state of it;
+ * any UPDATE, by anyone, makes a new one) and the version (two writes of one group-commit
+ * transaction share an xmin, not a version).
+ */
+export const rowToken = (of: string) => `(${of}.xmin::text || '.' || COALESCE(${of}.version, 1)::text)`;
+
+/** session_data as text, the appended messages put back; `table` names the row's table. */
+const dataText = (table: string) => `(CASE WHEN messages_external THEN jsonb_set(session_data, '{messages}', COALESCE(
+    (SELECT jsonb_agg(m.message ORDER BY m.seq) FROM ${table}_msg m WHERE m.session_id = ${table}.session_id),
+    '[]'::jsonb)) ELSE session_data END)::text`;
+
+/**
+ * The columns every read selects. `data`: false, true, or a condition under which data is left
+ * out (a copy the caller holds is current); `table` is needed with data, to put messages back.
+ */
+export const columns = (data: boolean | { unless: string }, table = "") => `
   session_id,
-  ${
-    withData
-      ? `(CASE WHEN messages_external THEN jsonb_set(session_data, '{messages}', COALESCE(
-          (SELECT jsonb_agg(m.message ORDER BY m.seq) FROM ${table}_msg m WHERE m.session_id = ${table}.session_id),
-          '[]'::jsonb)) ELSE session_data END)::text`
-      : "NULL::text"
-  } AS data_json,
+  ${data === false ? "NULL::text" : data === true ? dataText(table) : `CASE WHEN ${data.unless} THEN NULL ELSE ${dataText(table)} END`} AS data_json,
   COALESCE(metadata, '{}'::jsonb)::text AS metadata_json,
   ${micros("created_at")} AS created_at,
   ${micros("last_updated")} AS last_updated,
@@ -59,6 +68,7 @@ export interface SessionRow {
   version: string;
   is_active: boolean;
   message_count: string;
+  row_token?: string;
   [column: string]: unknown;
 }
 
@@ -74,5 +84,6 @@ export function toStored(row: SessionRow): StoredSession {
     version: BigInt(row.version),
     isActive: row.is_active,
     messageCount: BigInt(row.message_count),
+    ...(row.row_token === undefined ? {} : { rowToken: row.row_token }),
   };
 }

@@ -30,7 +30,7 @@ export async function createRepositoryStack(db: Db, options: StackOptions, log: 
       maxInFlight: Math.max(1, Math.floor(db.poolMax / 2)),
     });
   }
-  if (options.cacheBytes !== undefined) repository = withCache(repository, db, options.table, options.cacheBytes);
+  if (options.cacheBytes !== undefined) repository = withCache(repository, options.cacheBytes);
   if (options.spoolDir !== undefined) repository = await withSpool(repository, options.spoolDir, log);
   return repository;
 }

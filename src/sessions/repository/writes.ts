@@ -5,7 +5,16 @@
  */
 import type { Db, Queryable } from "../../db/database.js";
 import type { SaveInput, SaveResult, SessionRepository } from "./contract.js";
-import { columns, expiresAtFrom, expiryInPastSql, fromMicros, micros, type SessionRow, toStored } from "./sql.js";
+import {
+  columns,
+  expiresAtFrom,
+  expiryInPastSql,
+  fromMicros,
+  micros,
+  rowToken,
+  type SessionRow,
+  toStored,
+} from "./sql.js";
 
 type Writes = Pick<SessionRepository, "save" | "saveMany" | "touch" | "delete" | "replaySpooled">;
 
@@ -47,7 +56,7 @@ export function createWrites(db: Db, table: string): Writes {
       (session_id, session_data, metadata, created_at, last_updated, expires_at, version, is_active)
     SELECT i.id, i.data::jsonb, ${metadata}, now(), now(), ${rowExpiresAt}, 1, true FROM ${rows}`;
   // xmax = 0 only on a row this statement inserted (an ON CONFLICT update sets it).
-  const returning = `RETURNING ${columns(false)}, (t.xmax = 0) AS created`;
+  const returning = `RETURNING ${columns(false)}, ${rowToken("t")} AS row_token, (t.xmax = 0) AS created`;
   // ON CONFLICT DO UPDATE sees only EXCLUDED, not the input row: whether metadata was given
   // cannot travel with the row, so Saves with and without metadata are two statements.
   const statements: Record<Shape, string> = {
@@ -59,7 +68,7 @@ export function createWrites(db: Db, table: string): Writes {
     compareAndSet: `UPDATE ${table} AS t
       SET ${overwrite("i.data::jsonb", "COALESCE(i.meta::jsonb, t.metadata)", rowExpiresAt)}
       FROM ${rows} WHERE t.session_id = i.id AND COALESCE(t.version, 1) = i.expected
-      RETURNING ${columns(false)}, false AS created`,
+      RETURNING ${columns(false)}, ${rowToken("t")} AS row_token, false AS created`,
   };
   const currentVersionsSql = `SELECT session_id, COALESCE(version, 1)::int8::text AS version
     FROM ${table} WHERE session_id = ANY($1::text[])`;
@@ -68,7 +77,7 @@ export function createWrites(db: Db, table: string): Writes {
     FROM ${table} WHERE session_id = $1 FOR UPDATE`;
   const touchSql = `UPDATE ${table} SET expires_at = ${expiresAtFrom("$2", "$3")}, last_updated = now()
     WHERE session_id = $1 AND is_active AND (expires_at IS NULL OR expires_at > now())
-    RETURNING ${columns(false)}`;
+    RETURNING ${columns(false)}, ${rowToken(table)} AS row_token`;
   const deleteSoftSql = `UPDATE ${table} SET is_active = false, last_updated = now(),
       version = COALESCE(version, 1) + 1
     WHERE session_id = $1 AND is_active`;
