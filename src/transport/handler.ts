@@ -1,6 +1,7 @@
 /**
  * The one NodeHandler the port serves: CORS first; then each call goes where it is answered —
- * unary calls with a protobuf body to the transport's own adapter, server-streaming calls with a
+ * unary gRPC calls over HTTP/2 to the gRPC lane (on the core stream API, before any of this: see
+ * grpc-lane.ts), other unary calls with a protobuf body to the transport's own adapter, server-streaming calls with a
  * protobuf body to connect-es once their request message is checked, everything else (JSON,
  * compression, client and bidi streams) straight to connect-es; paths no service serves get
  * UNIMPLEMENTED (gRPC) or 404. Knows services and methods only as descriptors and implementations
@@ -13,10 +14,12 @@ import type { Logger } from "pino";
 import { recogniseBinaryCall } from "./binary-call.js";
 import { createConnectAdapter } from "./connect-adapter.js";
 import { withCors } from "./cors.js";
+import { createGrpcLane } from "./grpc-lane.js";
 import type { NodeHandler } from "./node-handler.js";
 import { registerRoutes } from "./registered-methods.js";
 import { createStreamRequestCheck } from "./stream-request-check.js";
 import { createUnaryAdapter } from "./unary-adapter.js";
+import { createUnaryInvoker } from "./unary-invoke.js";
 
 export interface RpcHandlerOptions {
   /** Registers every service on a Connect router. */
@@ -48,7 +51,8 @@ export function createRpcHandler(options: RpcHandlerOptions): NodeHandler {
   });
   const methods = registerRoutes(router, options.routes);
   const connect = createConnectAdapter(router, { fallback: unknownRoute, log });
-  const unary = createUnaryAdapter({ interceptors, readMaxBytes, binaryOptions, jsonOptions, shutdownSignal, log });
+  const invoke = createUnaryInvoker({ interceptors, shutdownSignal });
+  const unary = createUnaryAdapter({ invoke, readMaxBytes, binaryOptions, jsonOptions, log });
   const checkStream = createStreamRequestCheck({
     readMaxBytes,
     binaryOptions,
@@ -56,12 +60,14 @@ export function createRpcHandler(options: RpcHandlerOptions): NodeHandler {
     replay: connect.replay,
     log,
   });
-  return withCors(options.corsOrigins, (req, res) => {
+  const handler: NodeHandler = withCors(options.corsOrigins, (req, res) => {
     const call = recogniseBinaryCall(req, methods);
     if (call === undefined) connect.serve(req, res);
     else if (call.spec.kind === "unary") unary(call, req, res);
     else checkStream(call, req, res);
   });
+  handler.lane = createGrpcLane({ methods, invoke, readMaxBytes, binaryOptions, log });
+  return handler;
 }
 
 /**

@@ -7,6 +7,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import { installLane } from "./grpc-lane.js";
 import type { NodeHandler } from "./node-handler.js";
 
 const preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -34,6 +35,7 @@ export function createDualListener(
   options: { http2?: http2.ServerOptions; sniffTimeoutMs?: number } = {},
 ): DualListener {
   const h2 = http2.createServer(options.http2 ?? {}, handler);
+  if (handler.lane) installLane(h2, handler.lane);
   const h1 = http.createServer(handler);
   const server = net.createServer((socket) => {
     let seen = Buffer.alloc(0);

@@ -32,7 +32,9 @@ export function writeUnaryAnswer(
     writeConnectUnary(res, outcome, jsonOptions);
     return;
   }
-  const { header, trailer, error } = outcome;
+  const { error } = outcome;
+  const header = outcome.header ?? new Headers();
+  const trailer = outcome.trailer ?? new Headers();
   if (error === undefined) trailer.set("grpc-status", grpc.grpcStatusOk);
   else grpc.setTrailerStatus(trailer, error);
   const frame = error === undefined ? messageFrame(outcome.message) : undefined;
@@ -44,7 +46,7 @@ export function writeUnaryAnswer(
  * The response message in its envelope. The one place not to use connect-es's encodeEnvelope:
  * it zero-fills a fresh buffer per call, and this is every unary call's hot path.
  */
-function messageFrame(message: Uint8Array): Buffer {
+export function messageFrame(message: Uint8Array): Buffer {
   const frame = Buffer.allocUnsafe(5 + message.byteLength);
   frame[0] = messageFlag;
   frame.writeUInt32BE(message.byteLength, 1);
@@ -117,7 +119,8 @@ function writeGrpcWeb(res: NodeResponse, header: Headers, frame: Uint8Array | un
 }
 
 function writeConnectUnary(res: NodeResponse, outcome: UnaryOutcome, jsonOptions: Partial<JsonWriteOptions>) {
-  const { header, error } = outcome;
+  const { error } = outcome;
+  const header = outcome.header ?? new Headers();
   let status = 200;
   let body: Uint8Array;
   if (error === undefined) {
@@ -133,7 +136,7 @@ function writeConnectUnary(res: NodeResponse, outcome: UnaryOutcome, jsonOptions
     body = connect.errorToJsonBytes(error, jsonOptions);
   }
   // A unary Connect answer has no trailers: they travel as "trailer-" headers.
-  const head = fields(connect.trailerMux(header, outcome.trailer), {});
+  const head = fields(outcome.trailer ? connect.trailerMux(header, outcome.trailer) : header, {});
   head["content-length"] = body.byteLength;
   res.writeHead(status, head);
   res.end(body);

@@ -39,21 +39,27 @@ export function readBody(req: NodeRequest, limit: number, done: (read: BodyRead)
   });
 }
 
-/** The client of one call: `signal` aborts (Canceled) if it goes away before `answered()`. */
+/** The client of one call: `controller` aborts (Canceled) if it goes away before `answered()`. */
 export interface CallClient {
-  readonly signal: AbortSignal;
+  /** The call's one controller (see unary-invoke.ts), aborted when the client leaves. */
+  readonly controller: AbortController;
+  /** Whether the client went away before the answer was on its way. */
+  readonly gone: boolean;
   /** The answer is on its way: a close from now on is the call ending, not the client leaving. */
   answered(): void;
 }
 
 // One reason for every client that left: a ConnectError per call would capture a stack each time.
-const wentAway = new ConnectError("the client went away", Code.Canceled);
+export const wentAway = new ConnectError("the client went away", Code.Canceled);
 
 export function watchClient(req: NodeRequest, res: NodeResponse): CallClient {
-  const gone = new AbortController();
+  const controller = new AbortController();
   let answered = false;
+  let gone = false;
   const onClose = () => {
-    if (!answered) gone.abort(wentAway);
+    if (answered) return;
+    gone = true;
+    controller.abort(wentAway);
   };
   // The HTTP/2 stream closes on a reset or a lost connection; the HTTP/1.1 response when its
   // socket does (the request closes as soon as its body has been read).
@@ -61,7 +67,10 @@ export function watchClient(req: NodeRequest, res: NodeResponse): CallClient {
   if (stream !== undefined) stream.once("close", onClose);
   else res.once("close", onClose);
   return {
-    signal: gone.signal,
+    controller,
+    get gone() {
+      return gone;
+    },
     answered: () => {
       answered = true;
     },

@@ -7,6 +7,7 @@ import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import http2 from "node:http2";
 import { ConfigError, type TlsConfig } from "../config/load-config.js";
+import { installLane } from "./grpc-lane.js";
 import { defaultSniffTimeoutMs, type Listener } from "./listener.js";
 import type { NodeHandler } from "./node-handler.js";
 
@@ -94,5 +95,6 @@ export function createTlsListener(
     },
     handler,
   );
+  if (handler.lane) installLane(server, handler.lane);
   return { net: server, http2: server };
 }

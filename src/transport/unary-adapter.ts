@@ -15,7 +15,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
 import type { TLSSocket } from "node:tls";
 import type { BinaryReadOptions, JsonWriteOptions } from "@bufbuild/protobuf";
-import type { ConnectError, Interceptor, MethodImplSpec } from "@connectrpc/connect";
+import type { ConnectError, MethodImplSpec } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { BinaryCall } from "./binary-call.js";
 import type { NodeRequest, NodeResponse } from "./node-handler.js";
@@ -28,17 +28,15 @@ import {
   envelopedBodyLimit,
   singleEnvelopedMessage,
 } from "./request-message.js";
-import { createUnaryInvoker, type UnaryOutcome } from "./unary-invoke.js";
+import type { UnaryInvoker, UnaryOutcome } from "./unary-invoke.js";
 
 export interface UnaryAdapterOptions {
-  /** The router's chain: every call is logged, authorised, drained and mapped alike. */
-  interceptors: Interceptor[];
+  /** Runs the router's chain: every call is logged, authorised, drained and mapped alike. */
+  invoke: UnaryInvoker;
   readMaxBytes: number;
   binaryOptions: Partial<BinaryReadOptions>;
   /** For Connect's JSON error bodies. */
   jsonOptions: Partial<JsonWriteOptions>;
-  /** Aborts every call's signal when the grace period of a shutdown is over. */
-  shutdownSignal: AbortSignal;
   log: Logger;
 }
 
@@ -46,15 +44,14 @@ export interface UnaryAdapterOptions {
 export type UnaryAdapter = (call: BinaryCall, req: NodeRequest, res: NodeResponse) => void;
 
 export function createUnaryAdapter(options: UnaryAdapterOptions): UnaryAdapter {
-  const { readMaxBytes, binaryOptions, jsonOptions, log } = options;
-  const invoke = createUnaryInvoker(options);
+  const { readMaxBytes, binaryOptions, jsonOptions, invoke, log } = options;
 
   return (call, req, res) => {
     const spec = call.spec as Extract<MethodImplSpec, { kind: "unary" }>;
     const client = watchClient(req, res);
     const answer = (outcome: UnaryOutcome) => {
       // A client that reset the stream or dropped the connection gets nothing.
-      if (client.signal.aborted) {
+      if (client.gone) {
         log.debug({ procedure: procedureOf(spec), err: outcome.error }, "response not completed");
         return;
       }
@@ -71,16 +68,16 @@ export function createUnaryAdapter(options: UnaryAdapterOptions): UnaryAdapter {
       try {
         input = decodeRequest(spec.method.input, read(), binaryOptions);
       } catch (error) {
-        answer({ header: new Headers(), trailer: new Headers(), error: error as ConnectError });
+        answer({ header: undefined, trailer: undefined, error: error as ConnectError });
         return;
       }
       void invoke(spec, input, {
         protocolName: call.protocol,
         requestMethod: req.method ?? "POST",
         url: requestUrl(req),
-        requestHeader: requestFields(req.headers),
+        requestFields: () => requestFields(req.headers),
         timeoutMs: call.timeoutMs,
-        requestSignal: client.signal,
+        controller: client.controller,
       }).then(answer);
     };
 
@@ -102,7 +99,7 @@ export function createUnaryAdapter(options: UnaryAdapterOptions): UnaryAdapter {
 const procedureOf = (spec: MethodImplSpec) => `${spec.method.parent.typeName}/${spec.method.name}`;
 
 /** The request's header fields, without HTTP/2's pseudo-headers (":path"…). */
-function requestFields(headers: IncomingHttpHeaders): Record<string, string> {
+export function requestFields(headers: IncomingHttpHeaders): Record<string, string> {
   const fields: Record<string, string> = {};
   for (const key in headers) {
     const value = headers[key];

@@ -13,6 +13,9 @@ import { afterStream } from "./stream-end.js";
  * INTERNAL errors are logged with their cause, which the client never sees.
  */
 export function loggingInterceptor(log: Logger): Interceptor {
+  // A success line holds nothing that could be a secret (no payload, no header, no error): it
+  // skips the root logger's redaction, which doubles a line's cost.
+  const success = log.child({}, { redact: [] });
   return (next) => async (req) => {
     const started = performance.now();
     const sessionId = req.stream ? undefined : (req.message as { sessionId?: unknown }).sessionId;
@@ -27,7 +30,7 @@ export function loggingInterceptor(log: Logger): Interceptor {
       // A peer that went away mid-stream ends the call early (or as a write error): it is a
       // cancel (or the deadline), not a success and not a fault.
       if (error === undefined && !req.signal.aborted) {
-        log.info({ ...line, code: "ok", duration_ms }, "rpc");
+        success.info({ ...line, code: "ok", duration_ms }, "rpc");
         return;
       }
       const connectError = !req.signal.aborted

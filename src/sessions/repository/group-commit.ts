@@ -9,8 +9,9 @@
  * - A Save that makes a batch fail (bad data the driver refuses) cannot fail its neighbours: a
  *   failed batch is retried one Save at a time, so only the faulty one gets the error. An
  *   unavailable database fails the whole batch (nothing to retry on).
- * - Loads and Saves batch apart, each with `maxInFlight` batches at once: a long write batch
- *   never holds up the reads.
+ * - Loads and Saves batch apart: a long write batch never holds up the reads. Loads run at most
+ *   two batches at once (fewer, bigger batches: the answers of one batch leave the server in one
+ *   socket write — bench/RESULTS.md), Saves `maxInFlight`.
  */
 import { DatabaseUnavailableError } from "../../db/errors.js";
 import { createBatcher, ItemFailure } from "./batcher.js";
@@ -21,7 +22,7 @@ export interface GroupCommitOptions {
   maxBatch: number;
   /** How long a Save batch formed under load waits for more Saves, in ms (0 = not at all). */
   windowMs: number;
-  /** Batches of each kind run at once (connections they hold); more queue. */
+  /** Save batches run at once (connections they hold); more queue. Load batches: at most 2. */
   maxInFlight: number;
 }
 
@@ -57,6 +58,7 @@ export function withGroupCommit(repository: SessionRepository, options: GroupCom
 
   const load = createBatcher<LoadKey, Loaded>({
     ...options,
+    maxInFlight: Math.min(2, options.maxInFlight),
     windowMs: 0,
     run: (keys, signal) => repository.loadMany(keys, signal),
   });
