@@ -23,7 +23,8 @@ import pino from "pino";
 import { migrate } from "../src/db/migrate.js";
 import { openPostgres } from "../src/db/postgres.js";
 import type { DriverArgs } from "./driver.js";
-import { type BenchServer, cpuSeconds, spawnServer } from "./server.js";
+import { cpuSeconds } from "./cpu.js";
+import { type BenchServer, spawnServer } from "./server.js";
 import { type Figures, metadataFor, sessionData, sessionId, type Workload } from "./workload.js";
 
 const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
