@@ -22,7 +22,9 @@ const pathInfo = {
   },
   "product-sql": {
     driver: "node",
-    about: "the product's repository SQL on the product's migrated table, on a pg Pool(10) in the driver's process",
+    about:
+      "the product's repository SQL on the product's migrated table, on a pg Pool(10) in the driver's process; " +
+      "its writes wake the running server's hot cache (migration 0003's notifications): that is its server CPU",
   },
   peer: { driver: "node", about: "connect-pg-simple's store get / set on its own table (a Node user's choice)" },
   client: {

@@ -11,7 +11,7 @@ export interface Run {
   workload: Workload;
   concurrency: number;
   figures: Figures;
-  /** CPU seconds spent in the measured window by each process; server only for paths with one. */
+  /** CPU seconds spent in the measured window by the driver, every product server running, and PostgreSQL. */
   cpu: { client: number; server: number | undefined; postgres: number };
   /** What PostgreSQL's CPU was counted over. */
   postgres: Omit<PostgresCpu, "seconds">;

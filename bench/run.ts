@@ -2,8 +2,8 @@
  * `npm run bench`: every path of paths.ts on one data set (data-set.ts), each run in a driver
  * process of its own, against the job's limit — the simplest correct SQL on the seed's table. The
  * product's server is the compiled current source with the product's defaults. Per run: ops/s,
- * p50 / p99 and the CPU per operation of the client, the server and PostgreSQL (every `postgres`
- * process, read from /proc over the window: cpu.ts); then the tables of report.ts.
+ * p50 / p99 and the CPU per operation of the driver, the product servers running and PostgreSQL
+ * (every `postgres` process, read from /proc over the window: cpu.ts); then report.ts's tables.
  *
  * Environment:
  * - DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres): the product's and the
@@ -64,8 +64,18 @@ const startServer = (kind: "product" | "nocache") =>
     profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
   );
 
-/** One run: a driver process for `path`; the server's and PostgreSQL's CPU over its window. */
-async function drive(path: PathName, workload: Workload, concurrency: number, server?: BenchServer): Promise<Run> {
+/**
+ * One run: a driver process for `path` (calling `server`, if it has one), and the CPU over its
+ * window of every server running — a path's writes to the product's table wake the others' hot
+ * caches (migration 0003's notifications), so that CPU is the path's too — and of PostgreSQL.
+ */
+async function drive(
+  path: PathName,
+  workload: Workload,
+  concurrency: number,
+  server: BenchServer | undefined,
+  running: BenchServer[],
+): Promise<Run> {
   const args: DriverArgs = {
     path,
     workload,
@@ -89,7 +99,7 @@ async function drive(path: PathName, workload: Workload, concurrency: number, se
           stdio: ["ignore", "pipe", "inherit"],
         });
   const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-  const serverCpu = () => (server ? cpuSeconds(server.child.pid as number) : 0);
+  const serverCpu = () => running.reduce((sum, { child }) => sum + cpuSeconds(child.pid as number), 0);
   let open: { server: number; postgres: ReturnType<typeof watchPostgresCpu> } | undefined;
   let closed: { server: number; postgres: PostgresCpu } | undefined;
   let figures: Figures | undefined;
@@ -108,7 +118,7 @@ async function drive(path: PathName, workload: Workload, concurrency: number, se
     figures,
     cpu: {
       client: figures.clientCpuSeconds,
-      server: server ? closed.server : undefined,
+      server: running.length > 0 ? closed.server : undefined,
       postgres: closed.postgres.seconds,
     },
     postgres: closed.postgres,
@@ -131,7 +141,7 @@ async function main(): Promise<void> {
     for (const [workload, concurrency] of plan) {
       for (const path of pathOrder) {
         const server = paths[path].server;
-        const run = await drive(path, workload, concurrency, server && servers.get(server));
+        const run = await drive(path, workload, concurrency, server && servers.get(server), [...servers.values()]);
         runs.push(run);
         console.log(runLine(run));
       }
