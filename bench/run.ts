@@ -18,6 +18,7 @@
  *   (`tsx bench/profile.ts DIR` summarises them).
  */
 import { spawn } from "node:child_process";
+import { loadavg } from "node:os";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { cpuSeconds, type PostgresCpu, watchPostgresCpu } from "./cpu.js";
@@ -125,6 +126,12 @@ async function drive(
   };
 }
 
+/** The machine is shared: how busy it was says how far to trust absolute figures. */
+const machineLoad = () =>
+  `load average ${loadavg()
+    .map((n) => n.toFixed(2))
+    .join(" ")}`;
+
 async function main(): Promise<void> {
   console.log(`seeding ${sessions} sessions of ~4.5 KB into the product's, the peer's and the limit's tables …`);
   await seed(databaseUrl, sessions);
@@ -134,7 +141,7 @@ async function main(): Promise<void> {
   }
   console.log(
     `${warmupSeconds} s warm-up + ${seconds} s measured per run; server: the compiled current source, ` +
-      `defaults${serverArgs.length ? ` + ${serverArgs.join(" ")}` : ""}\n`,
+      `defaults${serverArgs.length ? ` + ${serverArgs.join(" ")}` : ""}; ${machineLoad()}\n`,
   );
   const runs: Run[] = [];
   try {
@@ -149,7 +156,7 @@ async function main(): Promise<void> {
   } finally {
     for (const server of servers.values()) await server.stop();
   }
-  console.log(`\n${tables(runs, plan, pathOrder)}\n`);
+  console.log(`(at the end: ${machineLoad()})\n\n${tables(runs, plan, pathOrder)}\n`);
   console.log("Paths:");
   for (const path of pathOrder) console.log(`- ${path}: ${paths[path].about}`);
   await drop(databaseUrl);
