@@ -1,7 +1,7 @@
 /**
- * CPU time of the processes a bench run involves, read from /proc: one process by pid, and every
- * PostgreSQL process on the machine (comm `postgres`: the postmaster, its auxiliary processes and
- * every backend, whoever they serve).
+ * CPU time of the processes a bench run involves, read from /proc: one process by pid, and the
+ * PostgreSQL server's (processes whose comm is `postgres`: the postmaster, its auxiliary processes
+ * and the backends of the bench's databases).
  */
 import { readdirSync, readFileSync } from "node:fs";
 
@@ -38,33 +38,67 @@ function postgresTicks(): Map<number, number> {
   return ticks;
 }
 
+/**
+ * The database a PostgreSQL process works in, from the title it shows: a backend's is
+ * `postgres: [cluster: ]user database host(port) activity`, an autovacuum worker's ends in
+ * `autovacuum worker database`. Undefined for the server's own processes (checkpointer, WAL
+ * writer…) and for a backend not yet past its start-up.
+ */
+function databaseOf(pid: number): string | undefined {
+  let title: string;
+  try {
+    title = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+  } catch {
+    return undefined;
+  }
+  return title.match(/ (\S+) (?:\S+\(\d+\)|\[local\])/)?.[1] ?? title.match(/autovacuum worker (\S+)/)?.[1];
+}
+
 export interface PostgresCpu {
   seconds: number;
-  /** Processes seen in the window; those that ended in it count up to their last sample. */
+  /** Processes counted; those that ended in the window count up to their last sample. */
   processes: number;
   ended: number;
+  /** Processes left out: backends and autovacuum workers of other databases. */
+  otherDatabases: number;
 }
 
 /**
- * Starts counting PostgreSQL's CPU; `stop()` gives the seconds since. A process that starts in
- * between counts whole. One that ends in between counts up to the last sample before its end, so
- * up to `sampleMs` of its CPU is lost (a backend another client's pool closes, say).
+ * Starts counting PostgreSQL's CPU in `databases`; `stop()` gives the seconds since. Counted: the
+ * server's own processes (they serve every database; the machine is shared, so some of their
+ * work is other people's) and the backends and autovacuum workers of `databases`. A process that
+ * starts in between counts whole. One that ends in between counts up to the last sample before
+ * its end, so up to `sampleMs` of its CPU is lost.
  */
-export function watchPostgresCpu(sampleMs = 250): { stop(): PostgresCpu } {
-  const first = postgresTicks();
-  const last = new Map(first);
+export function watchPostgresCpu(databases: string[], sampleMs = 500): { stop(): PostgresCpu } {
+  const last = new Map<number, number>();
+  const databaseOfPid = new Map<number, string>();
   const sample = () => {
-    for (const [pid, ticks] of postgresTicks()) last.set(pid, ticks);
+    const now = postgresTicks();
+    for (const [pid, ticks] of now) {
+      last.set(pid, ticks);
+      const database = databaseOfPid.get(pid) ?? databaseOf(pid);
+      if (database) databaseOfPid.set(pid, database);
+    }
+    return now;
   };
+  const first = sample();
   const timer = setInterval(sample, sampleMs).unref();
   return {
     stop() {
       clearInterval(timer);
-      const atClose = postgresTicks();
-      for (const [pid, ticks] of atClose) last.set(pid, ticks);
+      const atClose = sample();
       let ticks = 0;
-      for (const [pid, now] of last) ticks += now - (first.get(pid) ?? 0);
-      return { seconds: ticks / ticksPerSecond, processes: last.size, ended: last.size - atClose.size };
+      let processes = 0;
+      let ended = 0;
+      for (const [pid, now] of last) {
+        const database = databaseOfPid.get(pid);
+        if (database && !databases.includes(database)) continue;
+        ticks += now - (first.get(pid) ?? 0);
+        processes++;
+        if (!atClose.has(pid)) ended++;
+      }
+      return { seconds: ticks / ticksPerSecond, processes, ended, otherDatabases: last.size - processes };
     },
   };
 }

@@ -25,6 +25,12 @@ export function limitUrl(databaseUrl: string): string {
   return url.toString();
 }
 
+/** The databases the bench works in: DATABASE_URL's (pg's default: the user's name) and the limit's. */
+export function benchDatabases(databaseUrl: string): string[] {
+  const url = new URL(databaseUrl);
+  return [decodeURIComponent(url.pathname.slice(1)) || decodeURIComponent(url.username) || "postgres", limitDatabase];
+}
+
 const batch = 500;
 
 export async function seed(databaseUrl: string, sessions: number): Promise<void> {

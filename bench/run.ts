@@ -3,7 +3,8 @@
  * process of its own, against the job's limit — the simplest correct SQL on the seed's table. The
  * product's server is the compiled current source with the product's defaults. Per run: ops/s,
  * p50 / p99 and the CPU per operation of the driver, the product servers running and PostgreSQL
- * (every `postgres` process, read from /proc over the window: cpu.ts); then report.ts's tables.
+ * (its own processes and the bench databases' backends, read from /proc over the window: cpu.ts);
+ * then report.ts's tables.
  *
  * Environment:
  * - DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres): the product's and the
@@ -22,7 +23,7 @@ import { loadavg } from "node:os";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { cpuSeconds, type PostgresCpu, watchPostgresCpu } from "./cpu.js";
-import { drop, productTable, seed } from "./data-set.js";
+import { benchDatabases, drop, productTable, seed } from "./data-set.js";
 import { type DriverArgs, isPathName, type PathName, paths } from "./paths.js";
 import { type Run, runLine, tables } from "./report.js";
 import { type BenchServer, spawnServer } from "./server.js";
@@ -105,7 +106,7 @@ async function drive(
   let closed: { server: number; postgres: PostgresCpu } | undefined;
   let figures: Figures | undefined;
   for await (const line of createInterface({ input: child.stdout as NodeJS.ReadableStream })) {
-    if (line === "window-open") open = { server: serverCpu(), postgres: watchPostgresCpu() };
+    if (line === "window-open") open = { server: serverCpu(), postgres: watchPostgresCpu(benchDatabases(databaseUrl)) };
     else if (line === "window-closed" && open) {
       closed = { server: serverCpu() - open.server, postgres: open.postgres.stop() };
     } else if (line.startsWith("{")) figures = JSON.parse(line) as Figures;
