@@ -1,8 +1,8 @@
 /**
  * The product's server for a benchmark: the compiled service (`node dist/src/main.js`, as
  * production runs it, rebuilt first so the figures are of the current source) in a process of its
- * own on a random port, ready when the port accepts connections (at any --log-level), and its CPU
- * and memory read from /proc while it runs.
+ * own on a random port, ready when the port accepts connections (at any --log-level), and its
+ * memory read from /proc while it runs (its CPU: cpu.ts).
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -51,12 +51,6 @@ export async function spawnServer(args: string[], nodeArgs: string[] = []): Prom
       await new Promise((resolve) => child.once("exit", resolve));
     },
   };
-}
-
-/** CPU seconds (user + system) a process has used so far. */
-export function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
 }
 
 /** Resident memory of a process, in bytes. */

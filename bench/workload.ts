@@ -12,8 +12,8 @@ export interface Figures {
   opsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
-  /** CPU time of the driving process per operation (user + system). */
-  clientCpuMsPerOp: number;
+  /** CPU seconds (user + system, all threads) the driving process spent in the measured window. */
+  clientCpuSeconds: number;
   errors: number;
 }
 
@@ -26,6 +26,11 @@ export function sessionData(index: number, generation: number) {
   }));
   return { messages, files: {}, tasks: [], context: { generation } };
 }
+
+let generation = 0;
+
+/** The next document a Save of session `index` writes: each Save of a run writes a new generation. */
+export const nextDocument = (index: number) => sessionData(index, ++generation);
 
 export const sessionId = (index: number) => `bench-${String(index).padStart(6, "0")}`;
 
@@ -51,8 +56,6 @@ export async function closedLoop(
   let errors = 0;
   let measuring = false;
   let stopped = false;
-  let cpuAtStart = process.cpuUsage();
-  let started = 0;
 
   const worker = async () => {
     while (!stopped) {
@@ -70,14 +73,14 @@ export async function closedLoop(
   const workers = Array.from({ length: options.concurrency }, worker);
   await sleep(options.warmupMs);
   window.opened();
+  const cpuAtStart = process.cpuUsage();
+  const started = performance.now();
   measuring = true;
-  started = performance.now();
-  cpuAtStart = process.cpuUsage();
   await sleep(options.durationMs);
   measuring = false;
-  window.closed();
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuAtStart);
+  window.closed();
   stopped = true;
   await Promise.all(workers);
 
@@ -89,7 +92,7 @@ export async function closedLoop(
     opsPerSecond: latencies.length / seconds,
     p50Ms: at(0.5),
     p99Ms: at(0.99),
-    clientCpuMsPerOp: (cpu.user + cpu.system) / 1000 / Math.max(1, latencies.length),
+    clientCpuSeconds: (cpu.user + cpu.system) / 1e6,
     errors,
   };
 }
