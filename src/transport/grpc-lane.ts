@@ -65,8 +65,13 @@ export function createGrpcLane(options: GrpcLaneOptions): StreamLane {
       if (!answered) controller.abort(wentAway);
     });
     const answer = (outcome: UnaryOutcome) => {
-      if (answered || stream.destroyed || stream.closed) return;
+      if (answered) return;
       answered = true;
+      // A client that reset the stream or dropped the connection gets nothing.
+      if (stream.destroyed || stream.closed) {
+        log.debug({ procedure: headers[":path"], err: outcome.error }, "response not completed");
+        return;
+      }
       try {
         writeAnswer(stream, outcome);
       } catch (error) {

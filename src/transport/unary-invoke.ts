@@ -57,7 +57,6 @@ export type UnaryInvoker = (
 // One reason each for the ways a call's signal aborts without a fault of its own: a ConnectError
 // (or DOMException) per call would capture a stack each time.
 const deadlineExceeded = new ConnectError("the operation timed out", Code.DeadlineExceeded);
-const shuttingDown = new ConnectError("the server is shutting down", Code.Canceled);
 
 export function createUnaryInvoker(options: {
   interceptors: Interceptor[];
@@ -68,7 +67,7 @@ export function createUnaryInvoker(options: {
   options.shutdownSignal.addEventListener(
     "abort",
     () => {
-      for (const controller of inFlight) controller.abort(shuttingDown);
+      for (const controller of inFlight) controller.abort(options.shutdownSignal.reason);
     },
     { once: true },
   );
@@ -100,7 +99,7 @@ export function createUnaryInvoker(options: {
 
   return async (spec, input, init) => {
     const { controller } = init;
-    if (options.shutdownSignal.aborted) controller.abort(shuttingDown);
+    if (options.shutdownSignal.aborted) controller.abort(options.shutdownSignal.reason);
     inFlight.add(controller);
     const timer =
       init.timeoutMs === undefined ? undefined : setTimeout(() => controller.abort(deadlineExceeded), init.timeoutMs);
