@@ -6,7 +6,7 @@
  * Usage: tsx bench/driver.ts '<json DriverArgs>'
  */
 import type { DriverArgs, OpenPath, PathName } from "./paths.js";
-import { openConnectNode, openGrpcJs, openLean, openProductClient } from "./rpc-paths.js";
+import { openConnectHttp1Lean, openConnectNode, openGrpcJs, openLean, openProductClient } from "./rpc-paths.js";
 import { openLimit, openPeer, openProductSql } from "./sql-paths.js";
 import { closedLoop } from "./workload.js";
 
@@ -18,6 +18,7 @@ const openers: Record<Exclude<PathName, "python">, (args: DriverArgs) => Promise
   "connect-node": openConnectNode,
   "grpc-js": openGrpcJs,
   "product-lean": openLean,
+  "connect-h1-lean": openConnectHttp1Lean,
   "product-nocache": openConnectNode,
 };
 

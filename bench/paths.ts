@@ -22,9 +22,7 @@ const pathInfo = {
   },
   "product-sql": {
     driver: "node",
-    about:
-      "the product's repository SQL on the product's migrated table, on a pg Pool(10) in the driver's process; " +
-      "its writes wake the running server's hot cache (migration 0003's notifications): that is its server CPU",
+    about: "the product's repository SQL on the product's migrated table, on a pg Pool(10) in the driver's process",
   },
   peer: { driver: "node", about: "connect-pg-simple's store get / set on its own table (a Node user's choice)" },
   client: {
@@ -51,6 +49,11 @@ const pathInfo = {
     server: "product",
     driver: "node",
     about: "a minimal gRPC client on node:http2 + protobuf-es: the floor of a Node client",
+  },
+  "connect-h1-lean": {
+    server: "product",
+    driver: "node",
+    about: "the same minimal client in Connect's protocol: binary unary POSTs over HTTP/1.1 keep-alive",
   },
   "product-nocache": {
     server: "nocache",

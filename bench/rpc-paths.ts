@@ -3,6 +3,7 @@
  * own client, a bare connect-node client, grpc-js, and a minimal node:http2 client (the floor).
  * Each keeps one HTTP/2 connection for the whole run.
  */
+import http from "node:http";
 import http2 from "node:http2";
 import { create, type DescMessage, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { type Client, createClient } from "@connectrpc/connect";
@@ -120,5 +121,48 @@ export async function openLean(args: DriverArgs): Promise<OpenPath> {
     close: async () => {
       session.close();
     },
+  };
+}
+
+/**
+ * `connect-h1-lean`: the same minimal client in Connect's protocol — binary unary, a plain POST
+ * of `application/proto` over HTTP/1.1 keep-alive (one socket per call in flight) — to weigh
+ * Connect on HTTP/1.1 against gRPC on HTTP/2 with nothing else on either side.
+ */
+export async function openConnectHttp1Lean(args: DriverArgs): Promise<OpenPath> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: args.concurrency });
+  const base = new URL(args.url as string);
+  return {
+    call: (operation, index) => {
+      const { path, request, output } = encode(operation, index);
+      return new Promise((resolve, reject) => {
+        const req = http.request(
+          {
+            agent,
+            host: base.hostname,
+            port: base.port,
+            method: "POST",
+            path,
+            headers: {
+              "content-type": "application/proto",
+              "connect-protocol-version": "1",
+              "content-length": request.byteLength,
+            },
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (chunk: Buffer) => chunks.push(chunk));
+            res.on("error", reject);
+            res.on("end", () => {
+              if (res.statusCode !== 200) return reject(new Error(`${path}: HTTP ${res.statusCode}`));
+              resolve(fromBinary(output, Buffer.concat(chunks)));
+            });
+          },
+        );
+        req.on("error", reject);
+        req.end(request);
+      });
+    },
+    close: async () => agent.destroy(),
   };
 }

@@ -68,8 +68,8 @@ const startServer = (kind: "product" | "nocache") =>
 
 /**
  * One run: a driver process for `path` (calling `server`, if it has one), and the CPU over its
- * window of every server running — a path's writes to the product's table wake the others' hot
- * caches (migration 0003's notifications), so that CPU is the path's too — and of PostgreSQL.
+ * window of every server running (an idle one costs next to nothing, but whatever it does while
+ * the path runs is the path's) and of PostgreSQL.
  */
 async function drive(
   path: PathName,

@@ -120,11 +120,12 @@ if (postgresUrl) {
         );
       const [a, b] = await Promise.all([open(), open()]);
       const results = await Promise.all([migrate(a, { table: "raced" }, log), migrate(b, { table: "raced" }, log)]);
-      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 6]);
+      const all = loadMigrations("raced").length;
+      expect(results.map((r) => r.applied.length).sort()).toEqual([0, all]);
       const { rows } = await db.query<{ n: string }>(
         "SELECT count(*)::text AS n FROM isotope_schema_migrations WHERE table_name = 'raced'",
       );
-      expect(rows[0]?.n).toBe("5");
+      expect(rows[0]?.n).toBe(String(all));
       await Promise.all([a.close(), b.close()]);
     });
 
