@@ -18,6 +18,7 @@ import {
 } from "../../gen/isotope/session/v1/session_pb.js";
 import { parseStoredObject, toSession } from "./convert.js";
 import type { StoredSession } from "./repository/contract.js";
+import { writeStructBody } from "./struct-wire.js";
 
 /** NOT_FOUND for a session that is missing, soft-deleted or expired. */
 export function sessionNotFound(sessionId: string): ConnectError {
@@ -78,13 +79,32 @@ export function loadResponse(row: StoredSession, lastMessagesN: number, binary: 
   }
   let data = encodedSessions.get(row);
   if (data === undefined) {
-    data = new BinaryWriter().bytes(toBinary(SessionSchema, servable(row))).finish();
+    data = encodeSession(row) ?? new BinaryWriter().bytes(toBinary(SessionSchema, servable(row))).finish();
     encodedSessions.set(row, data);
   }
   const response = create(LoadResponseSchema, { durability });
   response.$unknown = [{ no: 1, wireType: WireType.LengthDelimited, data }];
   return response;
 }
+
+/**
+ * LoadResponse.session's length and bytes for `row`: every field but data encoded by protobuf-es
+ * from a small message, data written straight from its JSON (struct-wire.ts) — no Struct built.
+ * Undefined when the data is not a document a Struct can carry: servable() then says why.
+ */
+function encodeSession(row: StoredSession): Uint8Array | undefined {
+  if (row.dataJson === undefined) return undefined;
+  const data = parseStoredObject(row.dataJson, "session_data", false);
+  if (!data.ok) return undefined;
+  const writer = new BinaryWriter().fork();
+  writer.raw(toBinary(SessionSchema, toSession(row)));
+  writer.tag(dataField, WireType.LengthDelimited).fork();
+  if (!writeStructBody(writer, data.value)) return undefined;
+  return writer.join().join().finish();
+}
+
+/** Session.data's field number. */
+const dataField = SessionSchema.field.data.number;
 
 /** Restore's check of one row: the Session it serves as, or why it cannot be served. */
 export function restoreCheck(row: StoredSession): { session?: Session; failure?: RestoreFailure } {
