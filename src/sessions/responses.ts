@@ -4,7 +4,7 @@
  * served), and the servable form of a stored row — its data decoded once per cached version.
  */
 import { create, type JsonObject, toBinary } from "@bufbuild/protobuf";
-import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { WireType } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
   Durability,
@@ -18,7 +18,7 @@ import {
 } from "../../gen/isotope/session/v1/session_pb.js";
 import { parseStoredObject, toSession } from "./convert.js";
 import type { StoredSession } from "./repository/contract.js";
-import { writeStructBody } from "./struct-wire.js";
+import { encodeStruct, fieldHeader, lengthPrefixed } from "./struct-wire.js";
 
 /** NOT_FOUND for a session that is missing, soft-deleted or expired. */
 export function sessionNotFound(sessionId: string): ConnectError {
@@ -79,7 +79,7 @@ export function loadResponse(row: StoredSession, lastMessagesN: number, binary: 
   }
   let data = encodedSessions.get(row);
   if (data === undefined) {
-    data = encodeSession(row) ?? new BinaryWriter().bytes(toBinary(SessionSchema, servable(row))).finish();
+    data = encodeSession(row) ?? lengthPrefixed(toBinary(SessionSchema, servable(row)));
     encodedSessions.set(row, data);
   }
   const response = create(LoadResponseSchema, { durability });
@@ -89,18 +89,16 @@ export function loadResponse(row: StoredSession, lastMessagesN: number, binary: 
 
 /**
  * LoadResponse.session's length and bytes for `row`: every field but data encoded by protobuf-es
- * from a small message, data written straight from its JSON (struct-wire.ts) — no Struct built.
+ * from a small message, then data written straight from its JSON (struct-wire.ts) — no Struct
+ * built. Fields may come in any order on the wire; every protobuf decoder merges them.
  * Undefined when the data is not a document a Struct can carry: servable() then says why.
  */
 function encodeSession(row: StoredSession): Uint8Array | undefined {
   if (row.dataJson === undefined) return undefined;
   const data = parseStoredObject(row.dataJson, "session_data", false);
-  if (!data.ok) return undefined;
-  const writer = new BinaryWriter().fork();
-  writer.raw(toBinary(SessionSchema, toSession(row)));
-  writer.tag(dataField, WireType.LengthDelimited).fork();
-  if (!writeStructBody(writer, data.value)) return undefined;
-  return writer.join().join().finish();
+  const struct = data.ok ? encodeStruct(data.value) : undefined;
+  if (struct === undefined) return undefined;
+  return lengthPrefixed(toBinary(SessionSchema, toSession(row)), fieldHeader(dataField, struct.byteLength), struct);
 }
 
 /** Session.data's field number. */

@@ -2,15 +2,11 @@
 // byte for byte, what protobuf-es writes for the same Struct — so a Load answered from JSON text
 // decodes, in any client, to the document that was saved.
 import { fromBinary, fromJson, type JsonObject, toBinary } from "@bufbuild/protobuf";
-import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { StructSchema } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
-import { writeStructBody } from "../../src/sessions/struct-wire.js";
+import { encodeStruct } from "../../src/sessions/struct-wire.js";
 
-const direct = (document: Record<string, unknown>) => {
-  const writer = new BinaryWriter();
-  return writeStructBody(writer, document) ? writer.finish() : undefined;
-};
+const direct = (document: Record<string, unknown>) => encodeStruct(document);
 
 const documents: Record<string, JsonObject> = {
   empty: {},
