@@ -37,7 +37,8 @@ export function createDualListener(
   const h2 = http2.createServer(options.http2 ?? {}, handler);
   if (handler.lane) installLane(h2, handler.lane);
   const h1 = http.createServer(handler);
-  const server = net.createServer((socket) => {
+  // No Nagle: an answer is one write and must leave at once (a unary call is request / response).
+  const server = net.createServer({ noDelay: true }, (socket) => {
     let seen = Buffer.alloc(0);
     // Until the first bytes decide, nothing else watches this socket: a peer that connects and
     // stays silent would hold a descriptor for ever.

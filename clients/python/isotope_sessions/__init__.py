@@ -45,7 +45,7 @@ if _stubs not in sys.path:
 
 try:
     import grpc  # noqa: E402
-    from google.protobuf import json_format, struct_pb2  # noqa: E402
+    from google.protobuf import struct_pb2  # noqa: E402
 except ImportError as _missing:  # the python3 first on PATH is often not the one with grpcio
     raise ImportError(
         f"isotope_sessions needs grpcio and protobuf, which {sys.executable} cannot import ({_missing}). "
@@ -86,19 +86,30 @@ def _to_struct(value: Dict[str, Any]) -> struct_pb2.Struct:
     return struct
 
 
-def _plain(value: Any) -> Any:
+def _number(value: float) -> Any:
     """Struct numbers are doubles: give back ints where the value is integral, as JSON had them."""
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
+
+
+def _from_value(value: struct_pb2.Value) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "number_value":
+        return _number(value.number_value)
+    if kind == "struct_value":
+        return _from_struct(value.struct_value)
+    if kind == "list_value":
+        return [_from_value(item) for item in value.list_value.values]
+    if kind == "bool_value":
+        return value.bool_value
+    return None
 
 
 def _from_struct(struct: struct_pb2.Struct) -> Dict[str, Any]:
-    return _plain(json_format.MessageToDict(struct))
+    # One walk over the message; json_format.MessageToDict and a second pass for the integers
+    # cost the engine ~3x the CPU per Load (bench/RESULTS.md, the python path).
+    return {key: _from_value(value) for key, value in struct.fields.items()}
 
 
 def _time(message: pb.Session, field: str) -> Optional[str]:
