@@ -32,23 +32,28 @@ export function sessionId(value: string, field = "session_id"): string {
  * its JSON text. Iterative, so a hostile 10,000-deep value cannot overflow the stack.
  */
 export function jsonDocument(value: JsonValue, field: string, limits: Limits): string {
-  const stack: Array<{ value: JsonValue; path: string; depth: number }> = [{ value, path: field, depth: 1 }];
+  // Paths are for error messages: each entry keeps its parent and key, and a path is spelled out
+  // only when something is wrong (a string per node was most of a Save's validation cost).
+  const stack: Visit[] = [{ value, parent: undefined, key: field, depth: 1 }];
   while (stack.length > 0) {
-    const { value: node, path, depth } = stack.pop() as { value: JsonValue; path: string; depth: number };
+    const visit = stack.pop() as Visit;
+    const { value: node, depth } = visit;
     if (typeof node === "string") {
-      checkString(node, path);
+      checkString(node, visit);
     } else if (typeof node === "number") {
-      if (!Number.isFinite(node)) throw invalidArgument(path, "must be a finite number (not NaN or Infinity)");
+      if (!Number.isFinite(node)) throw invalidArgument(pathOf(visit), "must be a finite number (not NaN or Infinity)");
     } else if (node !== null && typeof node === "object") {
-      if (depth > limits.maxDepth) throw invalidArgument(path, `nesting deeper than ${limits.maxDepth} levels`);
+      if (depth > limits.maxDepth)
+        throw invalidArgument(pathOf(visit), `nesting deeper than ${limits.maxDepth} levels`);
       if (Array.isArray(node)) {
-        node.forEach((item, i) => {
-          stack.push({ value: item, path: `${path}[${i}]`, depth: depth + 1 });
-        });
+        for (let i = 0; i < node.length; i++) {
+          stack.push({ value: node[i] as JsonValue, parent: visit, key: i, depth: depth + 1 });
+        }
       } else {
-        for (const [key, item] of Object.entries(node)) {
-          checkString(key, `${path} key "${printable(key)}"`);
-          stack.push({ value: item as JsonValue, path: `${path}.${printable(key)}`, depth: depth + 1 });
+        for (const key in node) {
+          const item: Visit = { value: node[key] as JsonValue, parent: visit, key, depth: depth + 1 };
+          checkString(key, item, true);
+          stack.push(item);
         }
       }
     }
@@ -56,10 +61,33 @@ export function jsonDocument(value: JsonValue, field: string, limits: Limits): s
   return JSON.stringify(value);
 }
 
-function checkString(value: string, path: string): void {
+/** A node of the document being checked: `key` is the field name at the root. */
+interface Visit {
+  value: JsonValue;
+  parent: Visit | undefined;
+  key: string | number;
+  depth: number;
+}
+
+/** `field.a[2].b` for a node; a key's own problem is reported as `field.a key "b"`. */
+function pathOf(visit: Visit, asKey = false): string {
+  const parts: string[] = [];
+  for (let at: Visit | undefined = visit; at !== undefined; at = at.parent) {
+    parts.push(
+      at.parent === undefined ? String(at.key) : typeof at.key === "number" ? `[${at.key}]` : `.${printable(at.key)}`,
+    );
+  }
+  const path = parts.reverse().join("");
+  if (!asKey) return path;
+  const key = visit.key as string;
+  return `${path.slice(0, path.length - printable(key).length - 1)} key "${printable(key)}"`;
+}
+
+function checkString(value: string, at: Visit, isKey = false): void {
   if (value.includes("\u0000"))
-    throw invalidArgument(path, "must not contain U+0000 (PostgreSQL jsonb cannot store it)");
-  if (!value.isWellFormed()) throw invalidArgument(path, "must not contain lone surrogates (invalid Unicode)");
+    throw invalidArgument(pathOf(at, isKey), "must not contain U+0000 (PostgreSQL jsonb cannot store it)");
+  if (!value.isWellFormed())
+    throw invalidArgument(pathOf(at, isKey), "must not contain lone surrogates (invalid Unicode)");
 }
 
 function printable(key: string): string {
