@@ -1,0 +1,160 @@
+/**
+ * createLeanGrpcTransport: the client's transport for protocol "grpc". Unary calls — every RPC
+ * but RestoreStream — go straight onto node:http2 with protobuf-es: one framed message out, the
+ * response read whole. RestoreStream goes through connect-node's gRPC transport, built with the
+ * same options and sharing the same HTTP/2 connection.
+ *
+ * Why: on a unary Load of a 4.5 KB session connect-node's transport costs about three times the
+ * client CPU of this one (packages/client/bench/unary-cost.ts), mostly in machinery a unary call
+ * does not need: async-iterable pipelines, two AbortControllers and a DOMException per call,
+ * header copies. An engine saves and loads a session per turn, so that is the client's cost. What a caller sees stays connect's: the interceptor chain (retry,
+ * bearer token, the caller's own) runs as runUnaryCall runs it, `req.signal` behaves as its
+ * does, requests carry the same headers, and errors are built by connect's own gRPC helpers.
+ * The connection is connect-node's Http2SessionManager: opened on the first call, reopened
+ * after a GOAWAY or a broken socket, unref'd while idle (the process may exit) and closed after
+ * 15 idle minutes.
+ */
+import type * as http2 from "node:http2";
+import { create, type DescMessage, type DescMethodUnary } from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  type ContextValues,
+  createContextValues,
+  type Interceptor,
+  type Transport,
+  type UnaryRequest,
+  type UnaryResponse,
+} from "@connectrpc/connect";
+import {
+  createMethodSerializationLookup,
+  createMethodUrl,
+  encodeEnvelope,
+  type MethodSerializationLookup,
+  validateReadWriteMaxBytes,
+} from "@connectrpc/connect/protocol";
+import { requestHeader } from "@connectrpc/connect/protocol-grpc";
+import { createGrpcTransport, Http2SessionManager, type Http2SessionOptions } from "@connectrpc/connect-node";
+import { readUnaryResponse } from "./grpc-response.js";
+import { exchange } from "./http2-exchange.js";
+import { UnaryCall } from "./unary-call.js";
+
+export interface LeanGrpcTransportOptions extends Http2SessionOptions {
+  /** e.g. "http://127.0.0.1:50051" (cleartext HTTP/2) or "https://…" (TLS). */
+  baseUrl: string;
+  /** Run on every call, first to last, as connect runs them. */
+  interceptors?: Interceptor[];
+  /** The deadline of a call that sets no timeoutMs of its own. */
+  defaultTimeoutMs?: number;
+  /** Passed to http2.connect(): ca, cert, key and the rest of node:tls. */
+  nodeOptions?: http2.ClientSessionOptions | http2.SecureClientSessionOptions;
+  readMaxBytes?: number;
+  writeMaxBytes?: number;
+}
+
+type AnyFn = (req: UnaryRequest) => Promise<UnaryResponse>;
+
+/** What a method needs on every call, worked out on its first. */
+interface MethodPlan {
+  url: string;
+  path: string;
+  serialization: MethodSerializationLookup<DescMessage, DescMessage>;
+}
+
+export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Transport {
+  const limits = validateReadWriteMaxBytes(options.readMaxBytes, options.writeMaxBytes, undefined);
+  const sessions = new Http2SessionManager(options.baseUrl, options, options.nodeOptions);
+  const streaming = createGrpcTransport({ ...options, sessionManager: sessions });
+  const interceptors = options.interceptors ?? [];
+  const plans = new Map<DescMethodUnary, MethodPlan>();
+
+  const planFor = (method: DescMethodUnary): MethodPlan => {
+    let plan = plans.get(method);
+    if (plan === undefined) {
+      const url = createMethodUrl(options.baseUrl, method);
+      const serialization = createMethodSerializationLookup(method, undefined, undefined, limits);
+      plan = { url, path: pathOf(url, sessions.authority), serialization };
+      plans.set(method, plan);
+    }
+    return plan;
+  };
+
+  function unary(
+    method: DescMethodUnary,
+    signal: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+    header: ConstructorParameters<typeof Headers>[0],
+    input: unknown,
+    contextValues?: ContextValues,
+  ): Promise<UnaryResponse> {
+    const deadline = timeoutMs === undefined ? options.defaultTimeoutMs : timeoutMs <= 0 ? undefined : timeoutMs;
+    const plan = planFor(method);
+    const call = new UnaryCall(signal, deadline);
+    const request: UnaryRequest = {
+      stream: false,
+      service: method.parent,
+      method,
+      requestMethod: "POST",
+      url: plan.url,
+      header: requestHeader(true, deadline, header),
+      contextValues: contextValues ?? createContextValues(),
+      message: create(method.input, input as never),
+      // Made on first read: most calls never read it (see unary-call.ts).
+      get signal() {
+        return call.signal;
+      },
+    };
+    const send: AnyFn = (req) => {
+      if (call.reason !== undefined) return Promise.reject(call.reason);
+      let body: Uint8Array;
+      let path: string;
+      try {
+        body = encodeEnvelope(0, plan.serialization.getI(true).serialize(req.message));
+        path = req.url === plan.url ? plan.path : pathOf(req.url, sessions.authority);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      // An interceptor may hand on a signal of its own; the call's own is watched through `call`.
+      const substitute = req === request || call.owns(req.signal) ? undefined : req.signal;
+      return exchange(sessions, path, nodeHeaders(req.header), body, call, substitute).then((received) =>
+        readUnaryResponse(received, method, plan.serialization.getO(true), limits.readMaxBytes),
+      );
+    };
+    let next = send;
+    for (let i = interceptors.length - 1; i >= 0; i--) next = (interceptors[i] as Interceptor)(next as never) as AnyFn;
+    return next(request).then(
+      (response) => {
+        call.succeed();
+        return response;
+      },
+      (reason: unknown) => Promise.reject(call.fail(reason)),
+    );
+  }
+
+  return {
+    unary: unary as Transport["unary"],
+    stream: (method, signal, timeoutMs, header, input, contextValues) =>
+      streaming.stream(method, signal, timeoutMs, header, input, contextValues),
+  };
+}
+
+/** The request path for `url`, which must be on the session's origin (connect-node's rule). */
+function pathOf(url: string, authority: string): string {
+  const parsed = new URL(url);
+  if (parsed.origin !== authority) {
+    throw new ConnectError(
+      `cannot make a request to ${parsed.origin}: the http2 session is connected to ${authority}`,
+      Code.Internal,
+    );
+  }
+  return parsed.pathname + parsed.search;
+}
+
+/** fetch Headers as Node's header object (Headers has already joined repeated names). */
+function nodeHeaders(header: Headers): http2.OutgoingHttpHeaders {
+  const node: http2.OutgoingHttpHeaders = {};
+  header.forEach((value, key) => {
+    node[key] = value;
+  });
+  return node;
+}
