@@ -14,7 +14,7 @@ import {
 } from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { getAbortSignalReason } from "@connectrpc/connect/protocol";
-import type { Http2SessionManager } from "@connectrpc/connect-node";
+import type { Http2Connection } from "./http2-connection.js";
 import { connectErrorFromNodeReason, connectErrorFromResetCode, isWriteAfterEnd } from "./node-errors.js";
 import type { UnaryCall } from "./unary-call.js";
 
@@ -28,13 +28,12 @@ export interface Received {
 }
 
 /**
- * Sends `body` to `path` on the session the manager holds (opening one if needed) and resolves
+ * Sends `body` on a new stream of `connection` (`headers` with their pseudo-headers) and resolves
  * with the response once the stream has ended. `interceptorSignal` is a signal an interceptor
  * substituted for the call's own; it cancels this exchange only.
  */
 export function exchange(
-  sessions: Http2SessionManager,
-  path: string,
+  connection: Http2Connection,
   headers: OutgoingHttpHeaders,
   body: Uint8Array,
   call: UnaryCall,
@@ -62,42 +61,46 @@ export function exchange(
       if (interceptorSignal.aborted) return cancelled.call(interceptorSignal);
       interceptorSignal.addEventListener("abort", cancelled);
     }
-    sessions.request("POST", path, headers, {}).then(
-      (opened) => {
-        if (settled) {
-          opened.close(constants.NGHTTP2_CANCEL);
-          return;
-        }
-        stream = opened;
-        const received: Received = { status: 0, headers: {}, trailers: undefined, data: [] };
-        opened.on("response", (responseHeaders) => {
-          received.status = responseHeaders[":status"] ?? 0;
-          received.headers = responseHeaders;
-        });
-        opened.on("trailers", (trailers) => {
-          received.trailers = trailers;
-        });
-        opened.on("data", (chunk: Buffer) => received.data.push(chunk));
-        opened.on("end", () => {
-          if (settled) return;
-          settle();
-          sessions.notifyResponseByteRead(opened);
-          resolve(received);
-        });
-        opened.on("error", (error) => {
-          // The server answered and ended the stream before reading all of ours: its answer counts.
-          if (opened.writableEnded && isWriteAfterEnd(error)) return;
-          fail(connectErrorFromNodeReason(error));
-        });
-        opened.on("close", () => {
-          if (settled) return; // the usual case: "end" came first
-          fail(connectErrorFromResetCode(opened.rstCode) ?? new ConnectError("Premature close", Code.Internal));
-        });
-        opened.end(body);
-      },
-      (reason: unknown) => fail(connectErrorFromNodeReason(reason)),
-    );
+    try {
+      stream = connection.stream(headers);
+    } catch (error) {
+      return fail(connectErrorFromNodeReason(error));
+    }
+    const opened = stream;
+    const received: Received = { status: 0, headers: {}, trailers: undefined, data: [] };
+    opened.on("response", (responseHeaders) => {
+      received.status = responseHeaders[":status"] ?? 0;
+      received.headers = responseHeaders;
+    });
+    opened.on("trailers", (trailers) => {
+      received.trailers = trailers;
+    });
+    opened.on("data", (chunk: Buffer) => received.data.push(chunk));
+    opened.on("end", () => {
+      if (settled) return;
+      settle();
+      resolve(received);
+    });
+    opened.on("error", (error: Error) => {
+      // The server answered and ended the stream before reading all of ours: its answer counts.
+      if (opened.writableEnded && isWriteAfterEnd(error)) return;
+      fail(connectErrorFromNodeReason(connectionFailure(error) ?? error));
+    });
+    opened.on("close", () => {
+      if (settled) return; // the usual case: "end" came first
+      fail(connectErrorFromResetCode(opened.rstCode) ?? new ConnectError("Premature close", Code.Internal));
+    });
+    opened.end(body);
   });
+}
+
+/**
+ * The connection's own failure (refused, TLS refused …) when node cancels a stream that waited
+ * for it: connect-node reports that failure itself, having waited for the connection first.
+ */
+function connectionFailure(error: Error): unknown {
+  const code = (error as { code?: unknown }).code;
+  return code === "ERR_HTTP2_STREAM_CANCEL" && error.cause instanceof Error ? error.cause : undefined;
 }
 
 /** CANCEL when the client gave up (gRPC's mapping of a cancel and of a deadline), INTERNAL_ERROR otherwise. */

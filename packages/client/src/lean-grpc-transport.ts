@@ -2,17 +2,17 @@
  * createLeanGrpcTransport: the client's transport for protocol "grpc". Unary calls — every RPC
  * but RestoreStream — go straight onto node:http2 with protobuf-es: one framed message out, the
  * response read whole. RestoreStream goes through connect-node's gRPC transport, built with the
- * same options and sharing the same HTTP/2 connection.
+ * same options and sharing the same HTTP/2 connection (http2-connection.ts).
  *
  * Why: on a unary Load of a 4.5 KB session connect-node's transport costs about three times the
  * client CPU of this one (packages/client/bench/unary-cost.ts), mostly in machinery a unary call
  * does not need: async-iterable pipelines, two AbortControllers and a DOMException per call,
- * header copies. An engine saves and loads a session per turn, so that is the client's cost. What a caller sees stays connect's: the interceptor chain (retry,
- * bearer token, the caller's own) runs as runUnaryCall runs it, `req.signal` behaves as its
- * does, requests carry the same headers, and errors are built by connect's own gRPC helpers.
- * The connection is connect-node's Http2SessionManager: opened on the first call, reopened
- * after a GOAWAY or a broken socket, unref'd while idle (the process may exit) and closed after
- * 15 idle minutes.
+ * header copies. An engine saves and loads a session per turn, so that is the client's cost.
+ *
+ * What a caller sees stays connect's: the interceptor chain (retry, bearer token, the caller's
+ * own) runs as runUnaryCall runs it, `req.signal` behaves as its does (unary-call.ts), requests
+ * carry the same headers but for the offer of compression, and errors are built by connect's own
+ * gRPC helpers (grpc-response.ts).
  */
 import type * as http2 from "node:http2";
 import { create, type DescMessage, type DescMethodUnary } from "@bufbuild/protobuf";
@@ -34,12 +34,13 @@ import {
   validateReadWriteMaxBytes,
 } from "@connectrpc/connect/protocol";
 import { requestHeader } from "@connectrpc/connect/protocol-grpc";
-import { createGrpcTransport, Http2SessionManager, type Http2SessionOptions } from "@connectrpc/connect-node";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { readUnaryResponse } from "./grpc-response.js";
+import { Http2Connection } from "./http2-connection.js";
 import { exchange } from "./http2-exchange.js";
 import { UnaryCall } from "./unary-call.js";
 
-export interface LeanGrpcTransportOptions extends Http2SessionOptions {
+export interface LeanGrpcTransportOptions {
   /** e.g. "http://127.0.0.1:50051" (cleartext HTTP/2) or "https://…" (TLS). */
   baseUrl: string;
   /** Run on every call, first to last, as connect runs them. */
@@ -48,6 +49,8 @@ export interface LeanGrpcTransportOptions extends Http2SessionOptions {
   defaultTimeoutMs?: number;
   /** Passed to http2.connect(): ca, cert, key and the rest of node:tls. */
   nodeOptions?: http2.ClientSessionOptions | http2.SecureClientSessionOptions;
+  /** Close the connection after this long without a call (default 15 minutes, as connect-node). */
+  idleConnectionTimeoutMs?: number;
   readMaxBytes?: number;
   writeMaxBytes?: number;
 }
@@ -63,8 +66,8 @@ interface MethodPlan {
 
 export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Transport {
   const limits = validateReadWriteMaxBytes(options.readMaxBytes, options.writeMaxBytes, undefined);
-  const sessions = new Http2SessionManager(options.baseUrl, options, options.nodeOptions);
-  const streaming = createGrpcTransport({ ...options, sessionManager: sessions });
+  const connection = new Http2Connection(options.baseUrl, options.nodeOptions, options.idleConnectionTimeoutMs);
+  const streaming = createGrpcTransport({ ...options, sessionManager: connection });
   const interceptors = options.interceptors ?? [];
   const plans = new Map<DescMethodUnary, MethodPlan>();
 
@@ -73,7 +76,7 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
     if (plan === undefined) {
       const url = createMethodUrl(options.baseUrl, method);
       const serialization = createMethodSerializationLookup(method, undefined, undefined, limits);
-      plan = { url, path: pathOf(url, sessions.authority), serialization };
+      plan = { url, path: pathOf(url, connection.authority), serialization };
       plans.set(method, plan);
     }
     return plan;
@@ -110,13 +113,13 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
       let path: string;
       try {
         body = encodeEnvelope(0, plan.serialization.getI(true).serialize(req.message));
-        path = req.url === plan.url ? plan.path : pathOf(req.url, sessions.authority);
+        path = req.url === plan.url ? plan.path : pathOf(req.url, connection.authority);
       } catch (error) {
         return Promise.reject(error);
       }
       // An interceptor may hand on a signal of its own; the call's own is watched through `call`.
       const substitute = req === request || call.owns(req.signal) ? undefined : req.signal;
-      return exchange(sessions, path, nodeHeaders(req.header), body, call, substitute).then((received) =>
+      return exchange(connection, nodeHeaders(path, req.header), body, call, substitute).then((received) =>
         readUnaryResponse(received, method, plan.serialization.getO(true), limits.readMaxBytes),
       );
     };
@@ -150,9 +153,9 @@ function pathOf(url: string, authority: string): string {
   return parsed.pathname + parsed.search;
 }
 
-/** fetch Headers as Node's header object (Headers has already joined repeated names). */
-function nodeHeaders(header: Headers): http2.OutgoingHttpHeaders {
-  const node: http2.OutgoingHttpHeaders = {};
+/** A POST to `path` with `header` as Node's header object (Headers has already joined repeated names). */
+function nodeHeaders(path: string, header: Headers): http2.OutgoingHttpHeaders {
+  const node: http2.OutgoingHttpHeaders = { ":method": "POST", ":path": path };
   header.forEach((value, key) => {
     node[key] = value;
   });

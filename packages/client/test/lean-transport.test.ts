@@ -8,13 +8,14 @@ import type net from "node:net";
 import { promisify } from "node:util";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { embedded } from "../../../test/support/databases.js";
 import { freePort } from "../../../test/support/ports.js";
 import { startServer } from "../../../test/support/server.js";
-import { createSessionClient, LoadResponseSchema, type SessionClientOptions } from "../src/index.js";
+import { createSessionClient, LoadResponseSchema, type SessionClientOptions, SessionService } from "../src/index.js";
+import { createLeanGrpcTransport } from "../src/lean-grpc-transport.js";
 
 const transports = ["lean", "connect-node"] as const;
 
@@ -74,6 +75,12 @@ async function fakeGrpcServer(respond: (stream: http2.ServerHttp2Stream, headers
   return {
     url: `http://127.0.0.1:${port}`,
     streams,
+    /** Connections accepted so far. */
+    get sessions() {
+      return sessions.size;
+    },
+    /** Connections still open. */
+    open: () => [...sessions].filter((session) => !session.closed && !session.destroyed).length,
     async close() {
       for (const session of sessions) session.destroy();
       await new Promise((resolve) => server.close(resolve));
@@ -183,6 +190,44 @@ describe("the lean transport's errors are connect-node's", () => {
       expect(error.findDetails(DurationSchema)).toMatchObject([{ seconds: 3n, nanos: 0 }]);
       expect(error.metadata.get("x-lock-owner")).toBe("engine-7");
       expect(error.metadata.get("x-served-by")).toBe("fake");
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("the lean transport's connection", () => {
+  it("is one for unary calls and RestoreStream alike", async () => {
+    const server = await fakeGrpcServer(answers[0]?.[1] as (stream: http2.ServerHttp2Stream) => void);
+    try {
+      const client = createSessionClient({ baseUrl: server.url, retry: false });
+      await client.load({ sessionId: "s1" }).catch(() => undefined);
+      await (async () => {
+        for await (const _ of client.restoreStream({})) break;
+      })().catch(() => undefined);
+      await client.statistics({}).catch(() => undefined);
+      expect(server.streams.map((s) => s.headers[":path"])).toEqual([
+        "/isotope.session.v1.SessionService/Load",
+        "/isotope.session.v1.SessionService/RestoreStream",
+        "/isotope.session.v1.SessionService/Statistics",
+      ]);
+      expect(server.sessions).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("closes after idleConnectionTimeoutMs without a call, and the next call opens another", async () => {
+    const server = await fakeGrpcServer(answers[0]?.[1] as (stream: http2.ServerHttp2Stream) => void);
+    try {
+      const transport = createLeanGrpcTransport({ baseUrl: server.url, idleConnectionTimeoutMs: 200 });
+      const client = createClient(SessionService, transport);
+      await client.load({ sessionId: "s1" }).catch(() => undefined);
+      await client.load({ sessionId: "s1" }).catch(() => undefined);
+      expect(server.sessions).toBe(1);
+      await expect.poll(() => server.open(), { timeout: 2000 }).toBe(0);
+      await client.load({ sessionId: "s1" }).catch(() => undefined);
+      expect(server.sessions).toBe(2);
     } finally {
       await server.close();
     }
