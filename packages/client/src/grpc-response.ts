@@ -7,9 +7,9 @@
  *
  * A plain success (HTTP 200, a gRPC content type, no encoding, grpc-status 0 in the trailers and
  * nothing else to say) is recognised first, on Node's header objects: connect's checks could only
- * pass, so they are skipped (they cost more than the rest of this file). Everything else goes
- * through them. The envelope reading is ours: the body is whole by now, so it is a few lines over
- * a buffer, not a stream of transforms.
+ * pass, so they are skipped, and the response's Headers are made only if read. Everything else
+ * goes through connect's checks. The envelope reading is ours: the body is whole by now, so it
+ * is a few lines over a buffer, not a stream of transforms.
  */
 import type { IncomingHttpHeaders } from "node:http2";
 import type { DescMethodUnary } from "@bufbuild/protobuf";
@@ -33,12 +33,47 @@ export function readUnaryResponse(
   output: Output,
   readMaxBytes: number,
 ): UnaryResponse {
+  const message = isPlainSuccess(received) ? onlyMessage(received.data, output, readMaxBytes) : undefined;
+  if (message !== undefined) return lazyResponse(received, method, message);
+  // Anything else (an error status, a reply without a message, a broken one) is judged by connect's checks.
   const header = toHeaders(received.headers);
   const trailer = received.trailers === undefined ? new Headers() : toHeaders(received.trailers);
-  let message = isPlainSuccess(received) ? onlyMessage(received.data, output, readMaxBytes) : undefined;
-  // Anything else (an error status, a reply without a message, a broken one) is judged by connect's checks.
-  message ??= checkedMessage(received, header, trailer, output, readMaxBytes);
-  return { stream: false, service: method.parent, method, header, message, trailer } as UnaryResponse;
+  const checked = checkedMessage(received, header, trailer, output, readMaxBytes);
+  return { stream: false, service: method.parent, method, header, message: checked, trailer } as UnaryResponse;
+}
+
+const received = Symbol("received");
+
+/**
+ * A response whose `header` and `trailer` become fetch Headers on first read: few callers read
+ * them (onHeader, onTrailer, an interceptor), and building them costs more than the rest of this
+ * file. Own enumerable getters, as in unary-request.ts, shared rather than made per call.
+ */
+function lazyResponse(from: Received, method: DescMethodUnary, message: unknown): UnaryResponse {
+  const response = { stream: false, service: method.parent, method, message, [received]: from };
+  Object.defineProperty(response, "header", headerProperty);
+  Object.defineProperty(response, "trailer", trailerProperty);
+  return response as unknown as UnaryResponse;
+}
+
+type WithReceived = { [received]: Received };
+
+const headerProperty = lazyHeaders("header", (from) => from.headers);
+const trailerProperty = lazyHeaders("trailer", (from) => from.trailers ?? {});
+
+function lazyHeaders(name: string, source: (from: Received) => IncomingHttpHeaders): PropertyDescriptor {
+  return {
+    enumerable: true,
+    configurable: true,
+    get(this: WithReceived) {
+      const headers = toHeaders(source(this[received]));
+      Object.defineProperty(this, name, { value: headers, writable: true, enumerable: true, configurable: true });
+      return headers;
+    },
+    set(this: object, value: unknown) {
+      Object.defineProperty(this, name, { value, writable: true, enumerable: true, configurable: true });
+    },
+  };
 }
 
 /** True when every check of connect's would pass on these headers and trailers (no need to run them). */

@@ -39,6 +39,7 @@ import { readUnaryResponse } from "./grpc-response.js";
 import { Http2Connection } from "./http2-connection.js";
 import { exchange } from "./http2-exchange.js";
 import { UnaryCall } from "./unary-call.js";
+import { createUnaryRequest, hasOwnSignal, isUntouched } from "./unary-request.js";
 
 export interface LeanGrpcTransportOptions {
   /** e.g. "http://127.0.0.1:50051" (cleartext HTTP/2) or "https://…" (TLS). */
@@ -62,6 +63,8 @@ interface MethodPlan {
   url: string;
   path: string;
   serialization: MethodSerializationLookup<DescMessage, DescMessage>;
+  /** The headers of a request nobody touched, for the deadline of the last such request. */
+  fixed?: { deadline: number | undefined; headers: http2.OutgoingHttpHeaders };
 }
 
 export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Transport {
@@ -93,33 +96,31 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
     const deadline = timeoutMs === undefined ? options.defaultTimeoutMs : timeoutMs <= 0 ? undefined : timeoutMs;
     const plan = planFor(method);
     const call = new UnaryCall(signal, deadline);
-    const request: UnaryRequest = {
-      stream: false,
-      service: method.parent,
+    const message = create(method.input, input as never);
+    const request = createUnaryRequest(
       method,
-      requestMethod: "POST",
-      url: plan.url,
-      header: requestHeader(true, deadline, header),
-      contextValues: contextValues ?? createContextValues(),
-      message: create(method.input, input as never),
-      // Made on first read: most calls never read it (see unary-call.ts).
-      get signal() {
-        return call.signal;
-      },
-    };
+      plan.url,
+      message,
+      contextValues ?? createContextValues(),
+      call,
+      deadline,
+      header,
+    );
     const send: AnyFn = (req) => {
       if (call.reason !== undefined) return Promise.reject(call.reason);
       let body: Uint8Array;
-      let path: string;
+      let headers: http2.OutgoingHttpHeaders;
       try {
         body = encodeEnvelope(0, plan.serialization.getI(true).serialize(req.message));
-        path = req.url === plan.url ? plan.path : pathOf(req.url, connection.authority);
+        headers = isUntouched(req, request)
+          ? fixedHeaders(plan, deadline)
+          : nodeHeaders(req.url === plan.url ? plan.path : pathOf(req.url, connection.authority), req.header);
       } catch (error) {
         return Promise.reject(error);
       }
       // An interceptor may hand on a signal of its own; the call's own is watched through `call`.
-      const substitute = req === request || call.owns(req.signal) ? undefined : req.signal;
-      return exchange(connection, nodeHeaders(path, req.header), body, call, substitute).then((received) =>
+      const substitute = hasOwnSignal(req, request) ? undefined : req.signal;
+      return exchange(connection, headers, body, call, substitute).then((received) =>
         readUnaryResponse(received, method, plan.serialization.getO(true), limits.readMaxBytes),
       );
     };
@@ -151,6 +152,14 @@ function pathOf(url: string, authority: string): string {
     );
   }
   return parsed.pathname + parsed.search;
+}
+
+/** What connect's requestHeader gives a request with this deadline and nothing else (node copies it on use). */
+function fixedHeaders(plan: MethodPlan, deadline: number | undefined): http2.OutgoingHttpHeaders {
+  if (plan.fixed === undefined || plan.fixed.deadline !== deadline) {
+    plan.fixed = { deadline, headers: nodeHeaders(plan.path, requestHeader(true, deadline, undefined)) };
+  }
+  return plan.fixed.headers;
 }
 
 /** A POST to `path` with `header` as Node's header object (Headers has already joined repeated names). */

@@ -39,8 +39,9 @@ describe("the lean transport against the real server", () => {
   it("lets the process exit after its last call, with the client never closed", async () => {
     const server = await startServer(embedded);
     try {
+      const index = new URL("../src/index.ts", import.meta.url).pathname;
       const script = `
-        const { createSessionClient } = await import(${JSON.stringify(new URL("../src/index.ts", import.meta.url).pathname)});
+        const { createSessionClient } = await import(${JSON.stringify(index)});
         const client = createSessionClient({ baseUrl: process.env.SESSIONS_URL, timeoutMs: 5000 });
         await client.save({ sessionId: "exit", data: {} });
         console.log("loaded", (await client.load({ sessionId: "exit" })).session?.sessionId);`;
@@ -196,6 +197,63 @@ describe("the lean transport's errors are connect-node's", () => {
   });
 });
 
+describe("headers and trailers", () => {
+  const answered = (stream: http2.ServerHttp2Stream) => {
+    stream.respond({ ...grpcHeaders, "x-served-by": "fake" }, { waitForTrailers: true });
+    stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0", "x-cost": "3" }));
+    stream.end(loaded);
+  };
+  /** What the server received, but for connect-node's offer of compression and HTTP/2's own. */
+  const sent = (headers: http2.IncomingHttpHeaders) =>
+    Object.entries(headers)
+      .filter(([key]) => key !== "grpc-accept-encoding" && key !== ":scheme" && key !== ":authority")
+      .sort(([a], [b]) => a.localeCompare(b));
+
+  const renamed: Interceptor = (next) => (req) =>
+    next({ ...req, header: new Headers([...req.header, ["x-tenant", "t1"]]) } as typeof req);
+
+  it.each([
+    ["a call with a deadline", { timeoutMs: 5000 }, {}],
+    [
+      "a token, an interceptor's header and the caller's own",
+      { token: "t0k3n", interceptors: [renamed] },
+      { "x-trace": "abc" },
+    ],
+  ])("are sent as connect-node sends them, for %s", async (_, options, headers) => {
+    const server = await fakeGrpcServer(answered);
+    try {
+      for (const transport of transports) {
+        const client = createSessionClient({ baseUrl: server.url, transport, ...options });
+        await client.load({ sessionId: "s1" }, { headers });
+      }
+      const [lean, reference] = server.streams.map((stream) => sent(stream.headers));
+      expect(lean).toEqual(reference);
+      expect(Object.fromEntries(lean ?? [])).toMatchObject({
+        te: "trailers",
+        "content-type": "application/grpc+proto",
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it.each(transports)("come back to onHeader and onTrailer over %s", async (transport) => {
+    const server = await fakeGrpcServer(answered);
+    try {
+      const client = createSessionClient({ baseUrl: server.url, transport });
+      let header: Headers | undefined;
+      let trailer: Headers | undefined;
+      await client.load({ sessionId: "s1" }, { onHeader: (h) => (header = h), onTrailer: (t) => (trailer = t) });
+      expect(header?.get("x-served-by")).toBe("fake");
+      expect(header?.get("content-type")).toBe("application/grpc+proto");
+      expect(trailer?.get("x-cost")).toBe("3");
+      expect(trailer?.get("grpc-status")).toBe("0");
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe("the lean transport's connection", () => {
   it("is one for unary calls and RestoreStream alike", async () => {
     const server = await fakeGrpcServer(answers[0]?.[1] as (stream: http2.ServerHttp2Stream) => void);
@@ -235,7 +293,7 @@ describe("the lean transport's connection", () => {
 });
 
 describe("compression", () => {
-  it("is not offered, and a compressed reply is refused as connect-node refuses an encoding it did not offer", async () => {
+  it("is not offered, and a compressed reply is refused (as connect-node refuses one it never offered)", async () => {
     const server = await fakeGrpcServer((stream) => {
       stream.respond({ ...grpcHeaders, "grpc-encoding": "gzip" }, { waitForTrailers: true });
       stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
