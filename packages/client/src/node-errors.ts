@@ -21,7 +21,7 @@ export function connectErrorFromNodeReason(reason: unknown): ConnectError {
   return error;
 }
 
-/** The error for a stream the peer reset with `rstCode`, or undefined for codes gRPC does not map (NO_ERROR, STREAM_CLOSED). */
+/** The error for a stream reset with `rstCode`; undefined for codes gRPC leaves unmapped (NO_ERROR, STREAM_CLOSED). */
 export function connectErrorFromResetCode(rstCode: number): ConnectError | undefined {
   const reset = resets.get(rstCode);
   if (reset === undefined) return undefined;

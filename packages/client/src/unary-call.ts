@@ -55,7 +55,7 @@ export class UnaryCall {
     this.controller?.abort();
   }
 
-  /** The call failed with `reason`: the error the caller gets (the deadline's or the cancel's, if either came first). */
+  /** The call failed with `reason`: the error the caller gets (the deadline's or cancel's, if first). */
   fail(reason: unknown): ConnectError {
     const error = this.reason ?? ConnectError.from(reason);
     this.end();
