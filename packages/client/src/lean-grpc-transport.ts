@@ -112,9 +112,11 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
       let headers: http2.OutgoingHttpHeaders;
       try {
         body = encodeEnvelope(0, plan.serialization.getI(true).serialize(req.message));
-        headers = isUntouched(req, request)
-          ? fixedHeaders(plan, deadline)
-          : nodeHeaders(req.url === plan.url ? plan.path : pathOf(req.url, connection.authority), req.header);
+        const path = req.url === plan.url ? plan.path : pathOf(req.url, connection.authority);
+        headers =
+          path === plan.path && isUntouched(req, request)
+            ? fixedHeaders(plan, deadline)
+            : nodeHeaders(path, req.header);
       } catch (error) {
         return Promise.reject(error);
       }
