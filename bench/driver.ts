@@ -3,7 +3,7 @@
  * closed loop (workload.ts) and prints, on stdout, `window-open` and `window-closed` as the measured
  * window opens and closes (run.ts reads the other processes' CPU then), and last its figures as
  * one JSON line. driver.py is the same for the Python path.
- * Usage: tsx bench/driver.ts '<json DriverArgs>'
+ * Usage (run.ts compiles it first, tsconfig.bench.json): node .bench-build/bench/driver.js '<json DriverArgs>'
  */
 import type { DriverArgs, OpenPath, PathName } from "./paths.js";
 import { openConnectHttp1Lean, openConnectNode, openGrpcJs, openLean, openProductClient } from "./rpc-paths.js";

@@ -18,8 +18,9 @@
  * - BENCH_PROFILE: a directory; the servers run with --cpu-prof and write profiles there on exit
  *   (`tsx bench/profile.ts DIR` summarises them).
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { loadavg } from "node:os";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { cpuSeconds, type PostgresCpu, watchPostgresCpu } from "./cpu.js";
@@ -96,7 +97,7 @@ async function drive(
           env: { ...process.env, PYTHONPATH: "clients/python" },
           stdio: ["ignore", "pipe", "inherit"],
         })
-      : spawn(process.execPath, ["--import", "tsx", "bench/driver.ts", JSON.stringify(args)], {
+      : spawn(process.execPath, [driverScript, JSON.stringify(args)], {
           cwd: root,
           stdio: ["ignore", "pipe", "inherit"],
         });
@@ -133,7 +134,21 @@ const machineLoad = () =>
     .map((n) => n.toFixed(2))
     .join(" ")}`;
 
+/**
+ * The Node drivers run compiled by tsc, as users run their code — not transpiled on the fly by
+ * tsx, whose keepNames helper costs every closure a call (a client that makes a few per call would
+ * look ~2× dearer than it is; packages/client/bench/unary-cost.ts measured it).
+ */
+const driverScript = join(root, ".bench-build/bench/driver.js");
+function compileDrivers(): void {
+  execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.bench.json"], {
+    cwd: root,
+    stdio: "inherit",
+  });
+}
+
 async function main(): Promise<void> {
+  compileDrivers();
   console.log(`seeding ${sessions} sessions of ~4.5 KB into the product's, the peer's and the limit's tables …`);
   await seed(databaseUrl, sessions);
   const servers = new Map<"product" | "nocache", BenchServer>();
