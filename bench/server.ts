@@ -1,12 +1,12 @@
 /**
  * The product's server for a benchmark: the compiled service (`node dist/src/main.js`, as
  * production runs it, rebuilt first so the figures are of the current source) in a process of its
- * own on a random port, ready when the port accepts connections (at any --log-level), and its
+ * own on a random port, ready when its health check says SERVING (at any --log-level), and its
  * memory read from /proc while it runs (its CPU: cpu.ts).
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { connect } from "node:net";
+import http2 from "node:http2";
 import { fileURLToPath } from "node:url";
 
 export interface BenchServer {
@@ -33,24 +33,45 @@ export async function spawnServer(args: string[], nodeArgs: string[] = []): Prom
     exited = true;
   });
   child.stdout?.resume();
-  for (;;) {
+  // The port is bound before the database is open (calls get UNAVAILABLE until then): ready is
+  // the health check answering SERVING.
+  const url = `http://127.0.0.1:${port}`;
+  while (!(await serving(url))) {
     if (exited) throw new Error(`server exited with ${child.exitCode}`);
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, "127.0.0.1", () => resolve(true)).once("error", () => resolve(false));
-      socket.once("connect", () => socket.destroy());
-    });
-    if (up) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return {
     child,
-    url: `http://127.0.0.1:${port}`,
+    url,
     async stop() {
       if (exited) return;
       child.kill("SIGTERM");
       await new Promise((resolve) => child.once("exit", resolve));
     },
   };
+}
+
+/** Whether grpc.health.v1.Health/Check answers SERVING (status = 1: bytes 08 01 after the envelope). */
+function serving(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const session = http2.connect(url);
+    session.on("error", () => resolve(false));
+    const stream = session.request({
+      ":method": "POST",
+      ":path": "/grpc.health.v1.Health/Check",
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
+    const chunks: Buffer[] = [];
+    stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+    stream.on("error", () => resolve(false));
+    stream.on("close", () => {
+      session.close();
+      const body = Buffer.concat(chunks);
+      resolve(body.length >= 7 && body[5] === 0x08 && body[6] === 0x01);
+    });
+    stream.end(Buffer.alloc(5));
+  });
 }
 
 /** Resident memory of a process, in bytes. */
