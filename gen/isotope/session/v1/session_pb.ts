@@ -1155,7 +1155,8 @@ export type CacheStatus = Message<"isotope.session.v1.CacheStatus"> & {
   enabled: boolean;
 
   /**
-   * True while change notifications are heard; while false every Load reads the database.
+   * Always true: every hit is proven current in the database first (the row's token travels in
+   * the Load's own statement). Kept for clients that read it.
    *
    * @generated from field: bool coherent = 2;
    */
