@@ -40,6 +40,32 @@ describe.each(compositions)("repository $stack.name on $backend.name", ({ backen
     expect(loaded?.createdAt).toBeLessThanOrEqual(loaded?.lastUpdated ?? 0n);
   });
 
+  it("loadMany answers each key in order: current while the held token is the row's, the row after any write", async () => {
+    await repo.save(input("lm-1", { n: 1 }));
+    await repo.save(input("lm-2", { n: 2 }));
+    await repo.delete("lm-2", false);
+    const held = (await repo.load("lm-1", false)) as NonNullable<Awaited<ReturnType<typeof repo.load>>>;
+    expect(held.rowToken).toEqual(expect.any(String));
+    const keys = [
+      { sessionId: "lm-1", includeInactive: false, known: held.rowToken },
+      { sessionId: "lm-missing", includeInactive: false },
+      { sessionId: "lm-2", includeInactive: false },
+      { sessionId: "lm-2", includeInactive: true },
+      { sessionId: "lm-1", includeInactive: false },
+    ];
+    const answers = await repo.loadMany(keys);
+    expect(answers[0]).toBe("current");
+    expect(answers[1]).toBeUndefined();
+    expect(answers[2]).toBeUndefined();
+    expect(answers[3]).toMatchObject({ sessionId: "lm-2", isActive: false });
+    expect(JSON.parse((answers[4] as { dataJson: string }).dataJson)).toEqual({ n: 1 });
+    // A write by anyone — here plain SQL that leaves the version alone, as the seed's manager does.
+    await db.query(`UPDATE ${table} SET session_data = '{"n": 9}' WHERE session_id = 'lm-1'`);
+    const [after] = await repo.loadMany([keys[0] as (typeof keys)[0]]);
+    expect(after).not.toBe("current");
+    expect(JSON.parse((after as { dataJson: string }).dataJson)).toEqual({ n: 9 });
+  });
+
   it("keeps metadata when a Save leaves it unset and replaces it when given", async () => {
     await repo.save(input("m-1", {}, { metadataJson: JSON.stringify({ user_id: "u1" }) }));
     await repo.save(input("m-1", { x: 1 }));
