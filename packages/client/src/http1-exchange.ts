@@ -4,7 +4,9 @@
  * body) for connect-response.ts to read. A failure is the ConnectError connect-node raises for it;
  * a call cut short (deadline, the caller's signal, or a signal an interceptor put on the request)
  * destroys the request, and its socket with it, as connect-node does — HTTP/1.1 has no other way
- * to tell the server.
+ * to tell the server. A request that finds its kept-alive socket already closed by the server is
+ * sent again on another (see isStaleSocket), so a restart or the server's idle timeout does not
+ * fail the next call.
  */
 import type * as http from "node:http";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -55,28 +57,50 @@ export function exchange1(
       if (interceptorSignal.aborted) return cancelled.call(interceptorSignal);
       interceptorSignal.addEventListener("abort", cancelled);
     }
-    try {
-      sent = request(options);
-    } catch (error) {
-      return fail(connectErrorFromNodeReason(error));
-    }
-    sent.on("response", (response: http.IncomingMessage) => {
-      const received: Received1 = { status: response.statusCode ?? 0, headers: response.headers, data: [], length: 0 };
-      response.on("data", (chunk: Buffer) => {
-        received.data.push(chunk);
-        received.length += chunk.length;
+    const attempt = () => {
+      let responded = false;
+      try {
+        sent = request(options);
+      } catch (error) {
+        return fail(connectErrorFromNodeReason(error));
+      }
+      const current = sent;
+      current.on("response", (response: http.IncomingMessage) => {
+        responded = true;
+        const received: Received1 = {
+          status: response.statusCode ?? 0,
+          headers: response.headers,
+          data: [],
+          length: 0,
+        };
+        response.on("data", (chunk: Buffer) => {
+          received.data.push(chunk);
+          received.length += chunk.length;
+        });
+        response.on("end", () => {
+          if (settled) return;
+          settle();
+          resolve(received);
+        });
+        response.on("error", (error: Error) => fail(connectErrorFromNodeReason(error)));
+        response.on("close", () => {
+          if (!settled) fail(new ConnectError("Premature close", Code.Internal));
+        });
       });
-      response.on("end", () => {
-        if (settled) return;
-        settle();
-        resolve(received);
+      current.on("error", (error: Error) => {
+        // A kept-alive socket the server had already closed (its idle timeout, a restart): the
+        // request never reached it. Once more on another socket, as Node's documentation advises.
+        if (!settled && !responded && current.reusedSocket && isStaleSocket(error)) return attempt();
+        fail(connectErrorFromNodeReason(error));
       });
-      response.on("error", (error: Error) => fail(connectErrorFromNodeReason(error)));
-      response.on("close", () => {
-        if (!settled) fail(new ConnectError("Premature close", Code.Internal));
-      });
-    });
-    sent.on("error", (error: Error) => fail(connectErrorFromNodeReason(error)));
-    sent.end(body);
+      current.end(body);
+    };
+    attempt();
   });
+}
+
+/** The errors of a write to a socket the peer closed before this request. */
+function isStaleSocket(error: Error): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === "ECONNRESET" || code === "EPIPE";
 }
