@@ -2,8 +2,10 @@
 // against the real server across a restart, and against a hand-written HTTP/1.1 server for what
 // the real one never sends (error bodies with details, trailer- headers, proxies' replies, a call
 // left hanging), side by side with connect-node, whose behaviour it must keep.
+import { execFile } from "node:child_process";
 import http from "node:http";
 import type net from "node:net";
+import { promisify } from "node:util";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -42,6 +44,28 @@ describe("the lean Connect transport against the real server", () => {
       await second.stop();
     }
   }, 90_000); // two servers boot, each on a fresh embedded database
+
+  it("lets the process exit after its last call, with the client never closed", async () => {
+    const server = await startServer(embedded);
+    try {
+      const index = new URL("../src/index.ts", import.meta.url).pathname;
+      const script = `
+        const { createSessionClient } = await import(${JSON.stringify(index)});
+        const client = createSessionClient({ baseUrl: process.env.SESSIONS_URL, protocol: "connect", timeoutMs: 5000 });
+        await client.save({ sessionId: "exit", data: {} });
+        console.log("loaded", (await client.load({ sessionId: "exit" })).session?.sessionId);`;
+      const started = Date.now();
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ["--import", "tsx", "--input-type=module", "--eval", script],
+        { env: { ...process.env, SESSIONS_URL: server.url }, timeout: 20_000 },
+      );
+      expect(stdout).toContain("loaded exit");
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      await server.stop();
+    }
+  });
 });
 
 interface Seen {
