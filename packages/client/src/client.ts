@@ -18,7 +18,7 @@ export interface SessionClientOptions {
   baseUrl: string;
   /**
    * Wire protocol: "grpc" (HTTP/2, the default), "connect" (binary, HTTP/1.1 keep-alive: the
-   * cheapest per call on both sides, one socket per call in flight) or "grpc-web" (HTTP/1.1).
+   * cheapest for the server, one socket per call in flight; see the README) or "grpc-web" (HTTP/1.1).
    */
   protocol?: "grpc" | "connect" | "grpc-web";
   /**
