@@ -1,13 +1,14 @@
 /**
  * createSessionClient: the typed SessionService client, with an optional bearer token on every
  * call, TLS (and a client certificate for mutual TLS), a default deadline, safe retries, and every
- * request checked before it is sent (request-check.ts). Over gRPC it runs on the lean transport
- * (lean-grpc-transport.ts: a fraction of connect-node's CPU per call); Connect and gRPC-web, and
- * gRPC on request, run on connect-node.
+ * request checked before it is sent (request-check.ts). Over gRPC and Connect it runs on the lean
+ * transports (lean-grpc-transport.ts, lean-connect-transport.ts: a fraction of connect-node's CPU
+ * per call); gRPC-web, and gRPC or Connect on request, run on connect-node.
  */
 import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { SessionService } from "../../../gen/isotope/session/v1/session_pb.js";
+import { createLeanConnectTransport } from "./lean-connect-transport.js";
 import { createLeanGrpcTransport } from "./lean-grpc-transport.js";
 import { withRequestChecks } from "./request-check.js";
 import { type RetryOptions, retryInterceptor } from "./retry.js";
@@ -15,14 +16,18 @@ import { type RetryOptions, retryInterceptor } from "./retry.js";
 export interface SessionClientOptions {
   /** Where the service listens, e.g. "http://127.0.0.1:50051" ("https://…" when it has TLS). */
   baseUrl: string;
-  /** Wire protocol: "grpc" (HTTP/2, the default), "connect" or "grpc-web" (HTTP/1.1). */
+  /**
+   * Wire protocol: "grpc" (HTTP/2, the default), "connect" (binary, HTTP/1.1 keep-alive: the
+   * cheapest for the server, one socket per call in flight; see the README) or "grpc-web" (HTTP/1.1).
+   */
   protocol?: "grpc" | "connect" | "grpc-web";
   /**
-   * What carries gRPC calls. "lean" (the default): unary calls straight on node:http2, about a
-   * third of connect-node's CPU per call, with the same interceptors, deadlines, errors and TLS;
-   * RestoreStream still on connect-node, over the same connection. "connect-node": everything on
-   * connect-node's gRPC transport, as before — the escape hatch should the lean path misbehave.
-   * Connect and gRPC-web always run on connect-node.
+   * What carries gRPC and Connect calls. "lean" (the default): unary calls straight on
+   * node:http2 (gRPC) or node:http(s) keep-alive (Connect), a fraction of connect-node's CPU per
+   * call, with the same interceptors, deadlines, errors and TLS; RestoreStream still on
+   * connect-node, over the same connection or sockets. "connect-node": everything on
+   * connect-node's gRPC or Connect transport, as before — the escape hatch should the lean path
+   * misbehave. gRPC-web always runs on connect-node.
    */
   transport?: "lean" | "connect-node";
   /** Sent as `authorization: Bearer <token>` on every call. */
@@ -53,18 +58,21 @@ export function createSessionClient(options: SessionClientOptions): SessionClien
   if (options.retry !== false) interceptors.push(retryInterceptor(options.retry));
   if (options.token !== undefined) interceptors.push(bearer(options.token));
   interceptors.push(...(options.interceptors ?? []));
-  // connect-node passes nodeOptions to http2.connect() (HTTP/2) or https.request() (HTTP/1.1):
-  // both take ca / cert / key as node:tls does.
+  // connect-node passes nodeOptions to http2.connect() (HTTP/2) or https.request() (HTTP/1.1),
+  // the lean Connect transport to its https.Agent: all take ca / cert / key as node:tls does.
   const nodeOptions = options.tls === undefined ? undefined : { ...options.tls };
   const common = { baseUrl: options.baseUrl, defaultTimeoutMs: options.timeoutMs, interceptors, nodeOptions };
+  const lean = options.transport !== "connect-node";
   const transport =
     options.protocol === "connect"
-      ? createConnectTransport({ ...common, httpVersion: "1.1" })
+      ? lean
+        ? createLeanConnectTransport(common)
+        : createConnectTransport({ ...common, httpVersion: "1.1" })
       : options.protocol === "grpc-web"
         ? createGrpcWebTransport({ ...common, httpVersion: "1.1" })
-        : options.transport === "connect-node"
-          ? createGrpcTransport(common)
-          : createLeanGrpcTransport(common);
+        : lean
+          ? createLeanGrpcTransport(common)
+          : createGrpcTransport(common);
   return withRequestChecks(createClient(SessionService, transport), SessionService);
 }
 

@@ -11,7 +11,6 @@
  * goes through connect's checks. The envelope reading is ours: the body is whole by now, so it
  * is a few lines over a buffer, not a stream of transforms.
  */
-import type { IncomingHttpHeaders } from "node:http2";
 import type { DescMethodUnary } from "@bufbuild/protobuf";
 import { Code, ConnectError, type UnaryResponse } from "@connectrpc/connect";
 import { compressedFlag, type Serialization } from "@connectrpc/connect/protocol";
@@ -23,6 +22,7 @@ import {
   validateTrailer,
 } from "@connectrpc/connect/protocol-grpc";
 import type { Received } from "./http2-exchange.js";
+import { lazyResponse, toHeaders } from "./unary-response.js";
 
 type Output = Pick<Serialization<unknown>, "parse">;
 
@@ -40,40 +40,6 @@ export function readUnaryResponse(
   const trailer = received.trailers === undefined ? new Headers() : toHeaders(received.trailers);
   const checked = checkedMessage(received, header, trailer, output, readMaxBytes);
   return { stream: false, service: method.parent, method, header, message: checked, trailer } as UnaryResponse;
-}
-
-const received = Symbol("received");
-
-/**
- * A response whose `header` and `trailer` become fetch Headers on first read: few callers read
- * them (onHeader, onTrailer, an interceptor), and building them costs more than the rest of this
- * file. Own enumerable getters, as in unary-request.ts, shared rather than made per call.
- */
-function lazyResponse(from: Received, method: DescMethodUnary, message: unknown): UnaryResponse {
-  const response = { stream: false, service: method.parent, method, message, [received]: from };
-  Object.defineProperty(response, "header", headerProperty);
-  Object.defineProperty(response, "trailer", trailerProperty);
-  return response as unknown as UnaryResponse;
-}
-
-type WithReceived = { [received]: Received };
-
-const headerProperty = lazyHeaders("header", (from) => from.headers);
-const trailerProperty = lazyHeaders("trailer", (from) => from.trailers ?? {});
-
-function lazyHeaders(name: string, source: (from: Received) => IncomingHttpHeaders): PropertyDescriptor {
-  return {
-    enumerable: true,
-    configurable: true,
-    get(this: WithReceived) {
-      const headers = toHeaders(source(this[received]));
-      Object.defineProperty(this, name, { value: headers, writable: true, enumerable: true, configurable: true });
-      return headers;
-    },
-    set(this: object, value: unknown) {
-      Object.defineProperty(this, name, { value, writable: true, enumerable: true, configurable: true });
-    },
-  };
 }
 
 /** True when every check of connect's would pass on these headers and trailers (no need to run them). */
@@ -135,17 +101,4 @@ function onlyMessage(chunks: Buffer[], output: Output, readMaxBytes: number): un
     throw new ConnectError("received compressed envelope, but do not know how to decompress", Code.Internal);
   }
   return output.parse(body.subarray(5));
-}
-
-/** Node's header object as fetch Headers, without HTTP/2 pseudo-headers (connect-node's nodeHeaderToWebHeader). */
-function toHeaders(node: IncomingHttpHeaders): Headers {
-  const header = new Headers();
-  for (const key in node) {
-    if (key.startsWith(":")) continue;
-    const value = node[key];
-    if (value === undefined) continue;
-    if (Array.isArray(value)) for (const item of value) header.append(key, item);
-    else header.append(key, String(value));
-  }
-  return header;
 }

@@ -10,22 +10,13 @@
  * header copies. An engine saves and loads a session per turn, so that is the client's cost.
  *
  * What a caller sees stays connect's: the interceptor chain (retry, bearer token, the caller's
- * own) runs as runUnaryCall runs it, `req.signal` behaves as its does (unary-call.ts), requests
+ * own) runs as runUnaryCall runs it (lean-unary.ts, shared with the lean Connect transport), `req.signal` behaves as its does (unary-call.ts), requests
  * carry the same headers but for the offer of compression, and errors are built by connect's own
  * gRPC helpers (grpc-response.ts).
  */
 import type * as http2 from "node:http2";
-import { create, type DescMessage, type DescMethodUnary } from "@bufbuild/protobuf";
-import {
-  Code,
-  ConnectError,
-  type ContextValues,
-  createContextValues,
-  type Interceptor,
-  type Transport,
-  type UnaryRequest,
-  type UnaryResponse,
-} from "@connectrpc/connect";
+import type { DescMessage, DescMethodUnary } from "@bufbuild/protobuf";
+import { Code, ConnectError, type Interceptor, type Transport } from "@connectrpc/connect";
 import {
   createMethodSerializationLookup,
   createMethodUrl,
@@ -38,8 +29,8 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { readUnaryResponse } from "./grpc-response.js";
 import { Http2Connection } from "./http2-connection.js";
 import { exchange } from "./http2-exchange.js";
-import { UnaryCall } from "./unary-call.js";
-import { createUnaryRequest, hasOwnSignal, isUntouched } from "./unary-request.js";
+import { leanUnary } from "./lean-unary.js";
+import { hasOwnSignal, isUntouched } from "./unary-request.js";
 
 export interface LeanGrpcTransportOptions {
   /** e.g. "http://127.0.0.1:50051" (cleartext HTTP/2) or "https://…" (TLS). */
@@ -56,10 +47,9 @@ export interface LeanGrpcTransportOptions {
   writeMaxBytes?: number;
 }
 
-type AnyFn = (req: UnaryRequest) => Promise<UnaryResponse>;
-
 /** What a method needs on every call, worked out on its first. */
 interface MethodPlan {
+  method: DescMethodUnary;
   url: string;
   path: string;
   serialization: MethodSerializationLookup<DescMessage, DescMessage>;
@@ -71,43 +61,15 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
   const limits = validateReadWriteMaxBytes(options.readMaxBytes, options.writeMaxBytes, undefined);
   const connection = new Http2Connection(options.baseUrl, options.nodeOptions, options.idleConnectionTimeoutMs);
   const streaming = createGrpcTransport({ ...options, sessionManager: connection });
-  const interceptors = options.interceptors ?? [];
-  const plans = new Map<DescMethodUnary, MethodPlan>();
 
-  const planFor = (method: DescMethodUnary): MethodPlan => {
-    let plan = plans.get(method);
-    if (plan === undefined) {
+  const unary = leanUnary<MethodPlan>(options, {
+    requestHeader: (timeoutMs, init) => requestHeader(true, timeoutMs, init),
+    plan(method: DescMethodUnary) {
       const url = createMethodUrl(options.baseUrl, method);
       const serialization = createMethodSerializationLookup(method, undefined, undefined, limits);
-      plan = { url, path: pathOf(url, connection.authority), serialization };
-      plans.set(method, plan);
-    }
-    return plan;
-  };
-
-  function unary(
-    method: DescMethodUnary,
-    signal: AbortSignal | undefined,
-    timeoutMs: number | undefined,
-    header: ConstructorParameters<typeof Headers>[0],
-    input: unknown,
-    contextValues?: ContextValues,
-  ): Promise<UnaryResponse> {
-    const deadline = timeoutMs === undefined ? options.defaultTimeoutMs : timeoutMs <= 0 ? undefined : timeoutMs;
-    const plan = planFor(method);
-    const call = new UnaryCall(signal, deadline);
-    const message = create(method.input, input as never);
-    const request = createUnaryRequest(
-      method,
-      plan.url,
-      message,
-      contextValues ?? createContextValues(),
-      call,
-      deadline,
-      header,
-    );
-    const send: AnyFn = (req) => {
-      if (call.reason !== undefined) return Promise.reject(call.reason);
+      return { method, url, path: pathOf(url, connection.authority), serialization };
+    },
+    send(plan, req, request, call, deadline) {
       let body: Uint8Array;
       let headers: http2.OutgoingHttpHeaders;
       try {
@@ -123,22 +85,13 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
       // An interceptor may hand on a signal of its own; the call's own is watched through `call`.
       const substitute = hasOwnSignal(req, request) ? undefined : req.signal;
       return exchange(connection, headers, body, call, substitute).then((received) =>
-        readUnaryResponse(received, method, plan.serialization.getO(true), limits.readMaxBytes),
+        readUnaryResponse(received, plan.method, plan.serialization.getO(true), limits.readMaxBytes),
       );
-    };
-    let next = send;
-    for (let i = interceptors.length - 1; i >= 0; i--) next = (interceptors[i] as Interceptor)(next as never) as AnyFn;
-    return next(request).then(
-      (response) => {
-        call.succeed();
-        return response;
-      },
-      (reason: unknown) => Promise.reject(call.fail(reason)),
-    );
-  }
+    },
+  });
 
   return {
-    unary: unary as Transport["unary"],
+    unary,
     stream: (method, signal, timeoutMs, header, input, contextValues) =>
       streaming.stream(method, signal, timeoutMs, header, input, contextValues),
   };

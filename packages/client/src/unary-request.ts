@@ -6,11 +6,19 @@
  * enumerable properties, so an interceptor that spreads the request gets them; one that assigns
  * them gets a plain property, as on connect's object. The getters are shared, not closures per
  * call: an object literal with its own getters costs more than the Headers it would spare.
+ *
+ * The header is the protocol's: each lean transport passes its protocol's requestHeader (gRPC's
+ * or Connect's), so one request object serves both.
  */
 import type { DescMethodUnary } from "@bufbuild/protobuf";
 import type { ContextValues, UnaryRequest } from "@connectrpc/connect";
-import { requestHeader } from "@connectrpc/connect/protocol-grpc";
 import type { UnaryCall } from "./unary-call.js";
+
+/** A protocol's request headers for a deadline and the caller's own headers (connect's requestHeader, bound). */
+export type RequestHeaderFn = (
+  timeoutMs: number | undefined,
+  init: ConstructorParameters<typeof Headers>[0],
+) => Headers;
 
 const state = Symbol("lean unary request");
 
@@ -20,6 +28,7 @@ interface RequestState {
   /** The caller's own headers (CallOptions.headers), if any. */
   init: ConstructorParameters<typeof Headers>[0];
   header: Headers | undefined;
+  requestHeader: RequestHeaderFn;
   /** An interceptor assigned `header` or `signal`. */
   assigned: boolean;
 }
@@ -34,10 +43,11 @@ export function createUnaryRequest(
   call: UnaryCall,
   timeoutMs: number | undefined,
   init: ConstructorParameters<typeof Headers>[0],
+  requestHeader: RequestHeaderFn,
 ): UnaryRequest {
   const request = { stream: false, service: method.parent, method, requestMethod: "POST", url, contextValues, message };
   const withState = request as typeof request & WithState;
-  withState[state] = { call, timeoutMs, init, header: undefined, assigned: false };
+  withState[state] = { call, timeoutMs, init, header: undefined, requestHeader, assigned: false };
   Object.defineProperty(request, "header", headerProperty);
   Object.defineProperty(request, "signal", signalProperty);
   return request as unknown as UnaryRequest;
@@ -45,7 +55,7 @@ export function createUnaryRequest(
 
 /**
  * True when `req` is `request` as created, its header never read: what it would send is then
- * connect's requestHeader for its deadline alone, which the transport can keep ready.
+ * the protocol's requestHeader for its deadline alone, which the transport can keep ready.
  */
 export function isUntouched(req: UnaryRequest, request: UnaryRequest): boolean {
   const own = (request as unknown as WithState)[state];
@@ -59,7 +69,7 @@ export function hasOwnSignal(req: UnaryRequest, request: UnaryRequest): boolean 
 }
 
 const headerProperty = lazyProperty("header", (s) => {
-  s.header ??= requestHeader(true, s.timeoutMs, s.init);
+  s.header ??= s.requestHeader(s.timeoutMs, s.init);
   return s.header;
 });
 
