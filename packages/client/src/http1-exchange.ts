@@ -5,8 +5,10 @@
  * a call cut short (deadline, the caller's signal, or a signal an interceptor put on the request)
  * destroys the request, and its socket with it, as connect-node does — HTTP/1.1 has no other way
  * to tell the server. A request that finds its kept-alive socket already closed by the server is
- * sent again on another (see isStaleSocket), so a restart or the server's idle timeout does not
- * fail the next call.
+ * sent again on another (see isStaleSocket) when the call is safe to repeat (`resendable`: a Load,
+ * a compare-and-set…), so a restart or the server's idle timeout does not fail it; any other call
+ * fails UNAVAILABLE instead, since a reset can also mean the server took the request and died
+ * before answering, and a blind Append must not be applied twice.
  */
 import type * as http from "node:http";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -33,6 +35,7 @@ export function exchange1(
   options: http.RequestOptions,
   body: Uint8Array,
   call: UnaryCall,
+  resendable: boolean,
   interceptorSignal?: AbortSignal,
 ): Promise<Received1> {
   return new Promise((resolve, reject) => {
@@ -90,7 +93,18 @@ export function exchange1(
       current.on("error", (error: Error) => {
         // A kept-alive socket the server had already closed (its idle timeout, a restart): the
         // request never reached it. Once more on another socket, as Node's documentation advises.
-        if (!settled && !responded && current.reusedSocket && isStaleSocket(error)) return attempt();
+        if (!settled && !responded && current.reusedSocket && isStaleSocket(error)) {
+          if (resendable) return attempt();
+          return fail(
+            new ConnectError(
+              "the kept-alive connection was closed before an answer: the call may or may not have run",
+              Code.Unavailable,
+              undefined,
+              undefined,
+              error,
+            ),
+          );
+        }
         fail(connectErrorFromNodeReason(error));
       });
       current.end(body);

@@ -30,6 +30,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { readConnectResponse } from "./connect-response.js";
 import { exchange1 } from "./http1-exchange.js";
 import { leanUnary } from "./lean-unary.js";
+import { isSafeToRetry } from "./retry.js";
 import { hasOwnSignal, isUntouched } from "./unary-request.js";
 
 export interface LeanConnectTransportOptions {
@@ -111,7 +112,7 @@ export function createLeanConnectTransport(options: LeanConnectTransportOptions)
       // An interceptor may hand on a signal of its own; the call's own is watched through `call`.
       const substitute = hasOwnSignal(req, request) ? undefined : req.signal;
       const send = target.protocol === "https:" ? https.request : http.request;
-      return exchange1(send, { ...target, headers }, body, call, substitute).then((received) =>
+      return exchange1(send, { ...target, headers }, body, call, isSafeToRetry(req), substitute).then((received) =>
         readConnectResponse(received, plan.method, plan.serialization.getO(true), limits.readMaxBytes),
       );
     },
