@@ -12,7 +12,7 @@
  */
 import type * as http from "node:http";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { getAbortSignalReason } from "@connectrpc/connect/protocol";
+import { exchangeEnd } from "./exchange-end.js";
 import { connectErrorFromNodeReason } from "./node-errors.js";
 import type { UnaryCall } from "./unary-call.js";
 
@@ -40,26 +40,16 @@ export function exchange1(
 ): Promise<Received1> {
   return new Promise((resolve, reject) => {
     let sent: http.ClientRequest | undefined;
-    let settled = false;
-    const settle = () => {
-      settled = true;
-      call.onAbort = undefined;
-      interceptorSignal?.removeEventListener("abort", cancelled);
-    };
-    const fail = (error: ConnectError) => {
-      if (settled) return;
-      settle();
-      if (sent !== undefined && !sent.destroyed) sent.destroy();
-      reject(error);
-    };
-    function cancelled(this: AbortSignal) {
-      fail(ConnectError.from(getAbortSignalReason(this), Code.Canceled));
-    }
-    call.onAbort = fail;
-    if (interceptorSignal !== undefined) {
-      if (interceptorSignal.aborted) return cancelled.call(interceptorSignal);
-      interceptorSignal.addEventListener("abort", cancelled);
-    }
+    const end = exchangeEnd(
+      call,
+      interceptorSignal,
+      () => {
+        if (sent !== undefined && !sent.destroyed) sent.destroy();
+      },
+      reject,
+    );
+    if (end.settled) return;
+    const fail = end.fail;
     const attempt = () => {
       let responded = false;
       try {
@@ -81,19 +71,17 @@ export function exchange1(
           received.length += chunk.length;
         });
         response.on("end", () => {
-          if (settled) return;
-          settle();
-          resolve(received);
+          if (end.succeed()) resolve(received);
         });
         response.on("error", (error: Error) => fail(connectErrorFromNodeReason(error)));
         response.on("close", () => {
-          if (!settled) fail(new ConnectError("Premature close", Code.Internal));
+          if (!end.settled) fail(new ConnectError("Premature close", Code.Internal));
         });
       });
       current.on("error", (error: Error) => {
         // A kept-alive socket the server had already closed (its idle timeout, a restart): the
         // request never reached it. Once more on another socket, as Node's documentation advises.
-        if (!settled && !responded && current.reusedSocket && isStaleSocket(error)) {
+        if (!end.settled && !responded && current.reusedSocket && isStaleSocket(error)) {
           if (resendable) return attempt();
           return fail(
             new ConnectError(

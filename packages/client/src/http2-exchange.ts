@@ -13,7 +13,7 @@ import {
   type OutgoingHttpHeaders,
 } from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { getAbortSignalReason } from "@connectrpc/connect/protocol";
+import { exchangeEnd } from "./exchange-end.js";
 import type { Http2Connection } from "./http2-connection.js";
 import { connectErrorFromNodeReason, connectErrorFromResetCode, isWriteAfterEnd } from "./node-errors.js";
 import type { UnaryCall } from "./unary-call.js";
@@ -41,26 +41,16 @@ export function exchange(
 ): Promise<Received> {
   return new Promise((resolve, reject) => {
     let stream: ClientHttp2Stream | undefined;
-    let settled = false;
-    const settle = () => {
-      settled = true;
-      call.onAbort = undefined;
-      interceptorSignal?.removeEventListener("abort", cancelled);
-    };
-    const fail = (error: ConnectError) => {
-      if (settled) return;
-      settle();
-      if (stream !== undefined && !stream.closed && !stream.destroyed) stream.close(resetCodeFor(error));
-      reject(error);
-    };
-    function cancelled(this: AbortSignal) {
-      fail(ConnectError.from(getAbortSignalReason(this), Code.Canceled));
-    }
-    call.onAbort = fail;
-    if (interceptorSignal !== undefined) {
-      if (interceptorSignal.aborted) return cancelled.call(interceptorSignal);
-      interceptorSignal.addEventListener("abort", cancelled);
-    }
+    const end = exchangeEnd(
+      call,
+      interceptorSignal,
+      (error) => {
+        if (stream !== undefined && !stream.closed && !stream.destroyed) stream.close(resetCodeFor(error));
+      },
+      reject,
+    );
+    if (end.settled) return;
+    const fail = end.fail;
     try {
       stream = connection.stream(headers);
     } catch (error) {
@@ -77,9 +67,7 @@ export function exchange(
     });
     opened.on("data", (chunk: Buffer) => received.data.push(chunk));
     opened.on("end", () => {
-      if (settled) return;
-      settle();
-      resolve(received);
+      if (end.succeed()) resolve(received);
     });
     opened.on("error", (error: Error) => {
       // The server answered and ended the stream before reading all of ours: its answer counts.
@@ -87,7 +75,7 @@ export function exchange(
       fail(connectErrorFromNodeReason(connectionFailure(error) ?? error));
     });
     opened.on("close", () => {
-      if (settled) return; // the usual case: "end" came first
+      if (end.settled) return; // the usual case: "end" came first
       fail(connectErrorFromResetCode(opened.rstCode) ?? new ConnectError("Premature close", Code.Internal));
     });
     opened.end(body);

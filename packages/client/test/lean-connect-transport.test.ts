@@ -14,7 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { embedded } from "../../../test/support/databases.js";
 import { freePort } from "../../../test/support/ports.js";
 import { startServer } from "../../../test/support/server.js";
-import { createSessionClient, LoadRequestSchema, LoadResponseSchema, type SessionClientOptions } from "../src/index.js";
+import { createSessionClient, LoadRequestSchema, LoadResponseSchema } from "../src/index.js";
+import { failureOf, seen } from "./support/side-by-side.js";
 
 const transports = ["lean", "connect-node"] as const;
 
@@ -157,28 +158,21 @@ const answers: Array<[string, (res: http.ServerResponse) => void, Code]> = [
   ],
 ];
 
-/** The parts of a ConnectError a caller reads; metadata without what ticks or counts bytes. */
-function seen(error: unknown) {
-  const e = ConnectError.from(error);
-  const metadata = [...e.metadata.entries()].filter(([key]) => !["date", "keep-alive", "connection"].includes(key));
-  return { code: e.code, message: e.rawMessage, details: e.findDetails(DurationSchema), metadata };
-}
-
-/** The error a Load over Connect ends with (undefined if it succeeds). */
-function failureOf(options: Omit<SessionClientOptions, "protocol">): Promise<unknown> {
-  const client = createSessionClient({ retry: false, ...options, protocol: "connect" });
-  return client.load({ sessionId: "s1" }).then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-}
+/** HTTP/1.1 adds headers that tick or say how the socket is kept. */
+const connectIgnored = ["date", "keep-alive", "connection"];
 
 describe("the lean Connect transport's errors are connect-node's", () => {
   it.each(answers)("for %s", async (_, answer, code) => {
     const server = await fakeConnectServer(answer);
     try {
-      const lean = seen(await failureOf({ baseUrl: server.url, transport: "lean" }));
-      const reference = seen(await failureOf({ baseUrl: server.url, transport: "connect-node" }));
+      const lean = seen(
+        await failureOf({ baseUrl: server.url, protocol: "connect", transport: "lean" }),
+        connectIgnored,
+      );
+      const reference = seen(
+        await failureOf({ baseUrl: server.url, protocol: "connect", transport: "connect-node" }),
+        connectIgnored,
+      );
       expect(lean.code).toBe(code);
       expect(lean).toEqual(reference);
     } finally {
@@ -189,7 +183,7 @@ describe("the lean Connect transport's errors are connect-node's", () => {
   it("decodes error details a caller can find by type, with the headers and trailers as metadata", async () => {
     const server = await fakeConnectServer(answers[0]?.[1] as (res: http.ServerResponse) => void);
     try {
-      const error = ConnectError.from(await failureOf({ baseUrl: server.url }));
+      const error = ConnectError.from(await failureOf({ baseUrl: server.url, protocol: "connect" }));
       expect(error.rawMessage).toBe("session is locked");
       expect(error.findDetails(DurationSchema)).toMatchObject([{ seconds: 3n, nanos: 0 }]);
       expect(error.metadata.get("x-lock-owner")).toBe("engine-7");
@@ -282,7 +276,7 @@ describe("compression over Connect", () => {
       res.end(loaded);
     });
     try {
-      const error = seen(await failureOf({ baseUrl: server.url }));
+      const error = seen(await failureOf({ baseUrl: server.url, protocol: "connect" }));
       expect(error).toMatchObject({ code: Code.Internal, message: 'unsupported response encoding "gzip"' });
       expect(server.requests[0]?.headers["accept-encoding"]).toBeUndefined();
       expect(server.requests[0]?.headers["content-encoding"]).toBeUndefined();

@@ -14,8 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { embedded } from "../../../test/support/databases.js";
 import { freePort } from "../../../test/support/ports.js";
 import { startServer } from "../../../test/support/server.js";
-import { createSessionClient, LoadResponseSchema, type SessionClientOptions, SessionService } from "../src/index.js";
+import { createSessionClient, LoadResponseSchema, SessionService } from "../src/index.js";
 import { createLeanGrpcTransport } from "../src/lean-grpc-transport.js";
+import { failureOf, seen } from "./support/side-by-side.js";
 
 const transports = ["lean", "connect-node"] as const;
 
@@ -154,22 +155,6 @@ const answers: Array<[string, (stream: http2.ServerHttp2Stream) => void, Code]> 
     Code.Internal,
   ],
 ];
-
-/** The parts of a ConnectError a caller reads; metadata without `date`, which ticks. */
-function seen(error: unknown) {
-  const e = ConnectError.from(error);
-  const metadata = [...e.metadata.entries()].filter(([key]) => key !== "date");
-  return { code: e.code, message: e.rawMessage, details: e.findDetails(DurationSchema), metadata };
-}
-
-/** The error a Load ends with (undefined if it succeeds). */
-function failureOf(options: SessionClientOptions): Promise<unknown> {
-  const client = createSessionClient({ retry: false, ...options });
-  return client.load({ sessionId: "s1" }).then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-}
 
 describe("the lean transport's errors are connect-node's", () => {
   it.each(answers)("for %s", async (_, answer, code) => {
