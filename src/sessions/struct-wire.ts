@@ -20,14 +20,14 @@ export function encodeStruct(object: Record<string, unknown>): Buffer | undefine
   const sizes: number[] = [];
   const size = measureStruct(object, sizes);
   if (size < 0) return undefined;
-  const out = new Writer(Buffer.allocUnsafe(size), 0, sizes);
+  const out = new Writer(Buffer.allocUnsafe(size), sizes);
   out.struct(object);
   return out.buffer;
 }
 
 /** The tag and length of a length-delimited field (number < 16) of `length` bytes. */
 export function fieldHeader(field: number, length: number): Buffer {
-  const out = new Writer(Buffer.allocUnsafe(1 + varintSize(length)), 0, []);
+  const out = new Writer(Buffer.allocUnsafe(1 + varintSize(length)), []);
   out.tag(field, 2);
   out.varint(length);
   return out.buffer;
@@ -36,7 +36,7 @@ export function fieldHeader(field: number, length: number): Buffer {
 /** `parts` as the payload of a length-delimited field: its length as a varint, then the bytes. */
 export function lengthPrefixed(...parts: Uint8Array[]): Buffer {
   const length = parts.reduce((sum, part) => sum + part.byteLength, 0);
-  const out = new Writer(Buffer.allocUnsafe(varintSize(length) + length), 0, []);
+  const out = new Writer(Buffer.allocUnsafe(varintSize(length) + length), []);
   out.raw(length, parts);
   return out.buffer;
 }
@@ -103,9 +103,9 @@ function measureValue(value: unknown, sizes: number[]): number {
 /** Writes what measure* sized, reading the sizes back in the same order. */
 class Writer {
   private next = 0;
+  private at = 0;
   constructor(
     readonly buffer: Buffer,
-    private at: number,
     private readonly sizes: number[],
   ) {}
 

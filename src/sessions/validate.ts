@@ -71,16 +71,14 @@ interface Visit {
 
 /** `field.a[2].b` for a node; a key's own problem is reported as `field.a key "b"`. */
 function pathOf(visit: Visit, asKey = false): string {
+  if (asKey && visit.parent !== undefined) return `${pathOf(visit.parent)} key "${printable(String(visit.key))}"`;
   const parts: string[] = [];
   for (let at: Visit | undefined = visit; at !== undefined; at = at.parent) {
     parts.push(
       at.parent === undefined ? String(at.key) : typeof at.key === "number" ? `[${at.key}]` : `.${printable(at.key)}`,
     );
   }
-  const path = parts.reverse().join("");
-  if (!asKey) return path;
-  const key = visit.key as string;
-  return `${path.slice(0, path.length - printable(key).length - 1)} key "${printable(key)}"`;
+  return parts.reverse().join("");
 }
 
 function checkString(value: string, at: Visit, isKey = false): void {
