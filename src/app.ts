@@ -20,6 +20,7 @@ import type { SessionRepository } from "./sessions/repository/contract.js";
 import { createRepositoryStack } from "./sessions/repository/stack.js";
 import { createRpcHandler } from "./transport/handler.js";
 import { createHttpServer } from "./transport/http-server.js";
+import type { Page } from "./transport/pages.js";
 import type { TlsMaterial } from "./transport/tls.js";
 
 /** The settings the app reads; the rest of Config (port, host, log level) is main.ts's. */
@@ -83,6 +84,8 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
   const shutdown = new AbortController();
   // Every in-flight handler listens on this signal: hundreds at once is normal, not a leak.
   setMaxListeners(0, shutdown.signal);
+  // What the port serves beside the RPCs, by path prefix (transport/pages.ts).
+  const pages: Page[] = [];
   const handler = createRpcHandler({
     routes: rpc.routes,
     interceptors: rpc.interceptors,
@@ -90,6 +93,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     recursionLimit: messageRecursionLimit(config.limits),
     shutdownSignal: shutdown.signal,
     corsOrigins: config.corsOrigins,
+    pages,
     log,
   });
   const http = createHttpServer(handler, { tls: deps.tls, log });

@@ -3,8 +3,8 @@
  * unary gRPC calls over HTTP/2 to the gRPC lane (on the core stream API, before any of this: see
  * grpc-lane.ts), other unary calls with a protobuf body to the transport's own adapter, server-streaming calls with a
  * protobuf body to connect-es once their request message is checked, everything else (JSON,
- * compression, client and bidi streams) straight to connect-es; paths no service serves get
- * UNIMPLEMENTED (gRPC) or 404. Knows services and methods only as descriptors and implementations
+ * compression, client and bidi streams) straight to connect-es; paths no service serves go to the
+ * pages (the HTTP API, /metrics: pages.ts), and when none takes them get UNIMPLEMENTED (gRPC) or 404. Knows services and methods only as descriptors and implementations
  * handed over by the routes: nothing here knows sessions.
  */
 import type { Http2ServerRequest } from "node:http2";
@@ -16,6 +16,7 @@ import { createConnectAdapter } from "./connect-adapter.js";
 import { withCors } from "./cors.js";
 import { createGrpcLane } from "./grpc-lane.js";
 import type { NodeHandler } from "./node-handler.js";
+import { createPages, type Page } from "./pages.js";
 import { registerRoutes } from "./registered-methods.js";
 import { createStreamRequestCheck } from "./stream-request-check.js";
 import { createUnaryAdapter } from "./unary-adapter.js";
@@ -33,6 +34,8 @@ export interface RpcHandlerOptions {
   shutdownSignal: AbortSignal;
   /** Browser origins allowed by CORS ("*" = any); none by default. */
   corsOrigins: readonly string[];
+  /** What serves the paths no service serves (pages.ts); none = each is `unknownRoute`. */
+  pages?: readonly Page[];
   log: Logger;
 }
 
@@ -50,7 +53,8 @@ export function createRpcHandler(options: RpcHandlerOptions): NodeHandler {
     shutdownSignal,
   });
   const methods = registerRoutes(router, options.routes);
-  const connect = createConnectAdapter(router, { fallback: unknownRoute, log });
+  const fallback = createPages(options.pages ?? [], unknownRoute);
+  const connect = createConnectAdapter(router, { fallback, log });
   const invoke = createUnaryInvoker({ interceptors, shutdownSignal });
   const unary = createUnaryAdapter({ invoke, readMaxBytes, binaryOptions, jsonOptions, log });
   const checkStream = createStreamRequestCheck({
