@@ -1,0 +1,46 @@
+/**
+ * Scheduled maintenance, led by one replica per interval (the database decides which, on its own
+ * clock): cleanup of expired and long-inactive sessions, and a sample of the sessions by state.
+ * What it reports, for /metrics (counters of this replica's runs) and for operators and the
+ * console (the last run by any replica, the newest sample, read from the database).
+ */
+
+/** One scheduled cleanup, as the replica that ran it saw it. */
+export interface CleanupRun {
+  /** Which replica ran it (its configured name, else host:pid). */
+  replica: string;
+  /** When it started, on the database clock. */
+  startedAt: Date;
+  durationMs: number;
+  expired: number;
+  purged: number;
+  /** Set when the run failed (counts are what it did before failing). */
+  error?: string;
+}
+
+/** Sessions by state at one moment, taken by the replica leading maintenance. */
+export interface SessionsSample {
+  takenAt: Date;
+  active: number;
+  inactive: number;
+  expired: number;
+  totalMessages: number;
+  totalDataBytes: number;
+}
+
+/** Told of this replica's maintenance as it happens (metrics count it). */
+export interface MaintenanceObserver {
+  cleanupRan(run: CleanupRun): void;
+  sampled(sample: SessionsSample): void;
+}
+
+export interface Maintenance {
+  /** Starts ticking; each tick this replica asks the database whether the interval's run is its own. */
+  start(): void;
+  /** Stops ticking and waits for (or abandons, after a short grace) a run in progress. */
+  stop(): Promise<void>;
+  /** The last scheduled cleanup by any replica, from the database; undefined before the first. */
+  lastCleanup(signal?: AbortSignal): Promise<CleanupRun | undefined>;
+  /** The newest sample by any replica, from the database; undefined before the first. */
+  latestSample(signal?: AbortSignal): Promise<SessionsSample | undefined>;
+}
