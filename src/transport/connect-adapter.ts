@@ -11,9 +11,10 @@
  * - A request without an authority (HTTP/1.0 without Host) is a 400, not an uncaught exception.
  */
 import type { ConnectRouter } from "@connectrpc/connect";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
+import { callProtocolKey, protocolOfContentType, traceparentKey, traceparentOf } from "./call-origin.js";
 import type { NodeHandler, NodeRequest, NodeResponse } from "./node-handler.js";
 import { explainUnsupportedMediaType } from "./unsupported-media-type.js";
 
@@ -46,7 +47,9 @@ export function createConnectAdapter(router: ConnectRouter, options: ConnectAdap
       return;
     }
     releaseOnClose(res);
-    const request = universalRequestFromNodeRequest(req, res, undefined, undefined);
+    const protocol = protocolOfContentType(req.headers["content-type"]);
+    const values = createContextValues().set(callProtocolKey, protocol).set(traceparentKey, traceparentOf(req.headers));
+    const request = universalRequestFromNodeRequest(req, res, undefined, values);
     handler(body === undefined ? request : { ...request, body: once(body) })
       .then((response) => explainUnsupportedMediaType(response, req.headers["content-type"]))
       .then((response) => universalResponseToNodeResponse(response, res))

@@ -21,6 +21,7 @@ import type { BinaryReadOptions } from "@bufbuild/protobuf";
 import type { ConnectError, MethodImplSpec } from "@connectrpc/connect";
 import * as grpc from "@connectrpc/connect/protocol-grpc";
 import type { Logger } from "pino";
+import { traceparentOf } from "./call-origin.js";
 import { messageFrame } from "./protocol-answers.js";
 import type { RegisteredMethods } from "./registered-methods.js";
 import { wentAway } from "./request-body.js";
@@ -106,6 +107,7 @@ export function createGrpcLane(options: GrpcLaneOptions): StreamLane {
         requestMethod: "POST",
         url: `${headers[":scheme"] ?? "http"}://${headers[":authority"] ?? "localhost"}${headers[":path"]}`,
         requestFields: () => requestFields(headers),
+        traceparent: traceparentOf(headers),
         timeoutMs: timeout.timeoutMs,
         controller,
       }).then(answer);

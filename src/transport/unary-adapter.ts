@@ -18,6 +18,7 @@ import type { BinaryReadOptions, JsonWriteOptions } from "@bufbuild/protobuf";
 import type { ConnectError, MethodImplSpec } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { BinaryCall } from "./binary-call.js";
+import { traceparentOf } from "./call-origin.js";
 import type { NodeRequest, NodeResponse } from "./node-handler.js";
 import { writeUnaryAnswer } from "./protocol-answers.js";
 import { readBody, watchClient } from "./request-body.js";
@@ -76,6 +77,7 @@ export function createUnaryAdapter(options: UnaryAdapterOptions): UnaryAdapter {
         requestMethod: req.method ?? "POST",
         url: requestUrl(req),
         requestFields: () => requestFields(req.headers),
+        traceparent: traceparentOf(req.headers),
         timeoutMs: call.timeoutMs,
         controller: client.controller,
       }).then(answer);

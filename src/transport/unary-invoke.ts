@@ -26,6 +26,8 @@ import {
   type UnaryResponse,
 } from "@connectrpc/connect";
 
+import { callProtocolKey, traceparentKey } from "./call-origin.js";
+
 type UnarySpec = Extract<MethodImplSpec, { kind: "unary" }>;
 type Next = (request: UnaryRequest) => Promise<UnaryResponse>;
 
@@ -35,6 +37,8 @@ export interface UnaryCallInit {
   url: string;
   /** The request's header fields, read only if something asks for them. */
   requestFields: () => Record<string, string>;
+  /** Its W3C trace context header, if any (call-origin.ts). */
+  traceparent: string | null;
   timeoutMs: number | undefined;
   /**
    * The call's one controller: the caller aborts it when the client goes away; the invoker when
@@ -159,6 +163,7 @@ class LazyContext implements HandlerContext {
     this.controller = init.controller;
     this.fields = init.requestFields;
     this.deadline = init.timeoutMs === undefined ? undefined : Date.now() + init.timeoutMs;
+    this.values.set(callProtocolKey, init.protocolName).set(traceparentKey, init.traceparent);
   }
 
   get requestHeader(): Headers {

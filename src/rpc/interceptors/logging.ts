@@ -4,12 +4,15 @@
  */
 import { Code, ConnectError, type Interceptor, type StreamResponse } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { traceparentKey } from "../../transport/call-origin.js";
+import { newTraceId, traceIdOf } from "../trace-context.js";
 import { callerKey } from "./auth.js";
 import { afterStream } from "./stream-end.js";
 
 /**
- * Logs one line per RPC: procedure, code, duration in ms, session_id when the request has one and
- * the caller's token name when access control is on. Never the payload, never a header.
+ * Logs one line per RPC: procedure, code, duration in ms, the trace id (of the call's W3C
+ * `traceparent`, or a new one), session_id when the request has one and the caller's token name
+ * when access control is on. Never the payload, never a header.
  * INTERNAL errors are logged with their cause, which the client never sees.
  */
 export function loggingInterceptor(log: Logger): Interceptor {
@@ -19,8 +22,10 @@ export function loggingInterceptor(log: Logger): Interceptor {
   return (next) => async (req) => {
     const started = performance.now();
     const sessionId = req.stream ? undefined : (req.message as { sessionId?: unknown }).sessionId;
+    const given = req.contextValues.get(traceparentKey);
     const fields = {
       procedure: `${req.service.typeName}/${req.method.name}`,
+      trace_id: traceIdOf(given === undefined ? req.header.get("traceparent") : given) ?? newTraceId(),
       ...(typeof sessionId === "string" && sessionId !== "" ? { session_id: sessionId.slice(0, 255) } : {}),
     };
     const finish = (error: unknown) => {
