@@ -28,8 +28,10 @@ ENV NODE_ENV=production \
     ISOTOPE_DATA_DIR=/data \
     ISOTOPE_SPOOL_DIR=/data/spool
 # V8 grows its heap lazily: without a bound a RestoreStream of 850,000 sessions peaks at ~320 MB
-# RSS, with this one at ~200 MB (bench/RESULTS.md). Keep it above 2 x cache_bytes + 64 MB.
-ENV NODE_OPTIONS=--max-old-space-size=192
+# RSS, with a 192 MB bound at ~200 MB (bench/RESULTS.md). A full hot cache holds up to cache_bytes
+# (128 MiB by default: an entry's counted cost covers its JSON text, on the heap, and its encoded
+# answer, off it), so keep the bound at cache_bytes + 128 MB for the calls in flight beside it.
+ENV NODE_OPTIONS=--max-old-space-size=256
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 # package.json says "type": "module": node reads dist/**/*.js as ES modules because of it.
