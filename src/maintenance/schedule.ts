@@ -78,12 +78,32 @@ export function createMaintenance(deps: MaintenanceDeps): Maintenance {
   };
 
   const run = async (claim: Claim, runNumber: bigint) => {
+    const outcome: CleanupRun = { replica, startedAt: dateOf(claim.claimedAt), ...(await clean(runNumber)) };
+    const sample = stopping.signal.aborted ? undefined : await takeSample();
+    await job.finish(runNumber, claim.claimedAt, outcome).catch((failure: unknown) => {
+      log.warn({ err: describe(failure), replica }, "scheduled cleanup: cannot record the run; its lease will expire");
+    });
+    if (sample !== undefined) observer?.sampled(sample);
+    observer?.cleanupRan(outcome);
+    const line = {
+      replica,
+      run: Number(runNumber),
+      interval_start: new Date(Number(claim.slotMs)).toISOString(),
+      expired: outcome.expired,
+      purged: outcome.purged,
+      duration_ms: Math.round(outcome.durationMs),
+      hard_delete: cleanup.hardDelete,
+    };
+    if (outcome.error === undefined) log.info(line, "scheduled cleanup ran");
+    else log.warn({ ...line, error: outcome.error }, "scheduled cleanup failed: the next interval tries again");
+  };
+
+  /** The run's cleanup, batch by batch, keeping its lease; when it fails, the counts it reached. */
+  const clean = async (runNumber: bigint): Promise<Omit<CleanupRun, "replica" | "startedAt">> => {
     const signal = stopping.signal;
     const started = performance.now();
     let renewedAt = started;
     let counts = { expired: 0, purged: 0 };
-    let error: string | undefined;
-    let sample: SessionsSample | undefined;
     try {
       counts = await repository.cleanup(
         {
@@ -107,40 +127,22 @@ export function createMaintenance(deps: MaintenanceDeps): Maintenance {
         },
         signal,
       );
+      return { durationMs: performance.now() - started, ...counts };
     } catch (failure) {
-      error = describe(signal.aborted ? signal.reason : failure).message;
+      const error = describe(signal.aborted ? signal.reason : failure).message;
+      return { durationMs: performance.now() - started, ...counts, error };
     }
-    const durationMs = performance.now() - started;
-    if (!signal.aborted) {
-      try {
-        sample = await samples.record(await repository.statistics(signal), cleanup.sampleRetentionMs, signal);
-      } catch (failure) {
-        log.warn({ err: describe(failure), replica }, "scheduled cleanup: the sessions sample failed");
-      }
+  };
+
+  /** The sessions by state after the cleanup, stored (old samples trimmed); undefined when that failed. */
+  const takeSample = async (): Promise<SessionsSample | undefined> => {
+    try {
+      const statistics = await repository.statistics(stopping.signal);
+      return await samples.record(statistics, cleanup.sampleRetentionMs, stopping.signal);
+    } catch (failure) {
+      log.warn({ err: describe(failure), replica }, "scheduled cleanup: the sessions sample failed");
+      return undefined;
     }
-    const outcome: CleanupRun = {
-      replica,
-      startedAt: dateOf(claim.claimedAt),
-      durationMs,
-      ...counts,
-      ...(error === undefined ? {} : { error }),
-    };
-    await job.finish(runNumber, claim.claimedAt, outcome).catch((failure: unknown) => {
-      log.warn({ err: describe(failure), replica }, "scheduled cleanup: cannot record the run; its lease will expire");
-    });
-    if (sample !== undefined) observer?.sampled(sample);
-    observer?.cleanupRan(outcome);
-    const line = {
-      replica,
-      run: Number(runNumber),
-      interval_start: new Date(Number(claim.slotMs)).toISOString(),
-      expired: outcome.expired,
-      purged: outcome.purged,
-      duration_ms: Math.round(durationMs),
-      hard_delete: cleanup.hardDelete,
-    };
-    if (error === undefined) log.info(line, "scheduled cleanup ran");
-    else log.warn({ ...line, error }, "scheduled cleanup failed: the next interval tries again");
   };
 
   return {

@@ -31,8 +31,8 @@ describe.each(backends())("scheduled maintenance on $name", (backend) => {
   afterAll(async () => cleanupDb());
 
   // Each test on its own table (and so its own job row and samples), under one stack.
-  const freshTable = async () => {
-    table = `maint_${++tables}`;
+  const freshTable = async (name = `maint_${++tables}`) => {
+    table = name;
     await migrate(db, { table }, silentLogger());
     repository = await fullStack.open(db, table);
   };
@@ -175,6 +175,15 @@ describe.each(backends())("scheduled maintenance on $name", (backend) => {
     expect(await solo.maintenance.latestSample()).toEqual(solo.samples[0]);
   });
 
+  it("works beside a table name of the longest length allowed", async () => {
+    await freshTable(`m${"x".repeat(54)}`);
+    const solo = replica("solo", {});
+    await vi.waitFor(() => expect(solo.runs).toHaveLength(1), { timeout: 5000, interval: 20 });
+    expect(solo.runs[0]?.error).toBeUndefined();
+    expect(await solo.maintenance.lastCleanup()).toMatchObject({ replica: "solo" });
+    expect(await solo.maintenance.latestSample()).toEqual(solo.samples[0]);
+  });
+
   it("a failed run is logged and recorded, and the next interval runs again", { timeout: 15_000 }, async () => {
     await freshTable();
     await insertSessions(3, "expired", "expires_at", expiredAgo);
@@ -193,6 +202,22 @@ describe.each(backends())("scheduled maintenance on $name", (backend) => {
     });
     expect(await countWhere("is_active")).toBe(0);
     expect((await solo.maintenance.lastCleanup())?.error).toBeUndefined();
+  });
+
+  it("a replica that cannot reach the job row warns, and claims again the next interval", async () => {
+    await freshTable();
+    await db.query(`ALTER TABLE ${table}_jobs RENAME TO ${table}_jobs_away`);
+    const solo = replica("solo", { intervalMs: 300 });
+    const warned = () =>
+      solo.logs.filter(
+        (line) => line.msg === "scheduled cleanup: cannot reach the job row, trying again next interval",
+      );
+    await vi.waitFor(() => expect(warned().length).toBeGreaterThanOrEqual(2), { timeout: 5000, interval: 20 });
+    expect(warned()[0]).toMatchObject({ level: 40, replica: "solo" });
+    expect(solo.runs).toEqual([]);
+    await db.query(`ALTER TABLE ${table}_jobs_away RENAME TO ${table}_jobs`);
+    await vi.waitFor(() => expect(solo.runs).toHaveLength(1), { timeout: 5000, interval: 20 });
+    expect(solo.runs[0]?.error).toBeUndefined();
   });
 
   it("stop() aborts a run in progress and frees the job: the next replica finishes it", {
