@@ -2,7 +2,7 @@
  * createApp(config, deps): the one composition root. It builds the RPC routes and their
  * interceptors and the port — bound first when `deps.bindFirst` asks, as the process does — then
  * opens the database (or takes one), migrates it and builds the repository stack (SQL → group
- * commit → cache → spool) the routes call, and the health probe. main.ts runs it as a process;
+ * commit → cache → spool) the routes call, the health probe and the scheduled maintenance. main.ts runs it as a process;
  * tests run it on port 0, or serve its routes in memory without a socket (`app.rpc`).
  */
 import { setMaxListeners } from "node:events";
@@ -14,6 +14,8 @@ import type { Db } from "./db/database.js";
 import { DatabaseUnavailableError } from "./db/errors.js";
 import { migrate } from "./db/migrate.js";
 import { openDatabase } from "./db/open.js";
+import type { Maintenance } from "./maintenance/contract.js";
+import { createMaintenance } from "./maintenance/schedule.js";
 import { createHealthProbe } from "./rpc/health-probe.js";
 import { createRpc, messageRecursionLimit, type Rpc } from "./rpc/routes.js";
 import type { SessionRepository } from "./sessions/repository/contract.js";
@@ -26,7 +28,16 @@ import type { TlsMaterial } from "./transport/tls.js";
 /** The settings the app reads; the rest of Config (port, host, log level) is main.ts's. */
 export type AppConfig = Pick<
   Config,
-  "database" | "table" | "limits" | "cacheBytes" | "groupCommit" | "spoolDir" | "corsOrigins" | "auth"
+  | "database"
+  | "table"
+  | "limits"
+  | "cacheBytes"
+  | "groupCommit"
+  | "spoolDir"
+  | "corsOrigins"
+  | "auth"
+  | "cleanup"
+  | "replicaName"
 >;
 
 export interface AppDeps {
@@ -56,14 +67,16 @@ export interface App {
   readonly repository: SessionRepository;
   /** The routes and interceptors, to serve in memory with createRouterTransport. */
   readonly rpc: Rpc;
+  /** Scheduled cleanup and samples, led by one replica per interval. */
+  readonly maintenance: Maintenance;
   /**
-   * Starts the health probe and listens (already bound with `bindFirst`: on that port); resolves
-   * with the bound port (useful with port 0).
+   * Starts the health probe and the maintenance schedule, and listens (already bound with
+   * `bindFirst`: on that port); resolves with the bound port (useful with port 0).
    */
   listen(port: number, host?: string): Promise<number>;
   /**
-   * Graceful stop: health NOT_SERVING, new RPCs UNAVAILABLE, in-flight RPCs finish; after `graceMs`
-   * the rest are cancelled. Then the repository stack closes, and the database if the app opened it.
+   * Graceful stop: health NOT_SERVING, new RPCs UNAVAILABLE, a scheduled cleanup in progress
+   * aborted, in-flight RPCs finish; after `graceMs` the rest are cancelled. Then the repository stack closes, and the database if the app opened it.
    */
   stop(graceMs: number): Promise<void>;
 }
@@ -141,18 +154,30 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
   openStack.open(repository);
   log.info({ cache_bytes: config.cacheBytes, group_commit: config.groupCommit }, "hot cache and group commit");
   const probe = createHealthProbe({ repository, health: rpc.health, intervalMs: healthProbeMs, log });
+  const maintenance = createMaintenance({
+    db,
+    repository,
+    table: config.table,
+    cleanup: config.cleanup,
+    replica: config.replicaName,
+    log,
+  });
 
   return {
     db,
     repository,
     rpc,
+    maintenance,
     async listen(port, host) {
       await probe.check();
       probe.start();
+      maintenance.start();
       return bound ?? http.listen(port, host);
     },
     async stop(graceMs) {
       probe.stop();
+      // A cleanup in progress is aborted now, not after the grace period.
+      const maintenanceStopped = maintenance.stop();
       rpc.drain.start();
       rpc.health.shutdown();
       const closed = http.stopAccepting();
@@ -169,6 +194,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
       ]);
       await http.disconnect();
       await closed;
+      await maintenanceStopped;
       await repository.close();
       if (deps.db === undefined) await db.close();
     },

@@ -38,6 +38,9 @@ export interface Config {
   auth: AuthConfig;
   /** Undefined = cleartext. */
   tls: TlsConfig | undefined;
+  /** This replica's name in logs and in the scheduled jobs' row; undefined = host:pid. */
+  replicaName: string | undefined;
+  cleanup: CleanupConfig;
   /** The config file that was read, if any (for the start-up log). */
   configFile: string | undefined;
 }
@@ -54,6 +57,22 @@ export interface Limits {
   /** Largest request message the server reads off the wire. */
   maxReceiveBytes: number;
 }
+
+/** Scheduled cleanup, run by one replica per interval (src/maintenance/). */
+export interface CleanupConfig {
+  /** 0 = off. */
+  intervalMs: number;
+  /** How long a run holds the job between signs of life (it renews between batches). */
+  leaseMs: number;
+  hardDelete: boolean;
+  /** Purge sessions inactive for longer than this; undefined = never. */
+  purgeInactiveAfterMs: number | undefined;
+  batchSize: number;
+  /** How long sessions-by-state samples are kept. */
+  sampleRetentionMs: number;
+}
+
+const dayMs = 24 * 60 * 60 * 1000;
 
 /** Thrown with every problem found, one per line, so an operator fixes them all at once. */
 export class ConfigError extends Error {
@@ -112,6 +131,15 @@ export function loadConfig(
       protectReflection: values.authProtectReflection,
     },
     tls,
+    replicaName: values.replicaName,
+    cleanup: {
+      intervalMs: values.cleanupIntervalMs,
+      leaseMs: values.cleanupLeaseMs,
+      hardDelete: values.cleanupHardDelete,
+      purgeInactiveAfterMs: values.cleanupPurgeInactiveDays === 0 ? undefined : values.cleanupPurgeInactiveDays * dayMs,
+      batchSize: values.cleanupBatchSize,
+      sampleRetentionMs: values.cleanupSampleRetentionDays * dayMs,
+    },
     configFile: sources.configFile,
   };
 }

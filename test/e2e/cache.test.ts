@@ -9,7 +9,7 @@ import { SessionService } from "../../gen/isotope/session/v1/session_pb.js";
 import { migrate } from "../../src/db/migrate.js";
 import { withCache } from "../../src/sessions/repository/cache.js";
 import { createSessionRepository } from "../../src/sessions/repository/create.js";
-import { backends, postgresUrl, silentLogger } from "../support/databases.js";
+import { backends, dropServiceTable, postgresUrl, silentLogger } from "../support/databases.js";
 import { skipEachWithoutPostgres } from "../support/postgres-only.js";
 import { type RunningServer, startServer } from "../support/server.js";
 import { clientFor, type Service, startService, stop } from "../support/service.js";
@@ -134,8 +134,7 @@ describe("two server processes on one PostgreSQL", () => {
   afterAll(async () => {
     if (!postgresUrl) return;
     await Promise.all([stop(a), stop(b)]);
-    await admin.query(`DROP TABLE IF EXISTS ${table}_msg, ${table}`);
-    await admin.query("DELETE FROM isotope_schema_migrations WHERE table_name = $1", [table]);
+    await dropServiceTable(admin, table);
     await admin.end();
   });
 

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { postgresUrl } from "../support/databases.js";
+import { dropServiceTable, postgresUrl } from "../support/databases.js";
 import { reportSkippedWithoutPostgres } from "../support/postgres-only.js";
 import { clientFor, type Service, startService, stop } from "../support/service.js";
 
@@ -16,8 +16,7 @@ afterAll(async () => {
   if (!postgresUrl) return;
   const client = new pg.Client({ connectionString: postgresUrl });
   await client.connect();
-  await client.query(`DROP TABLE IF EXISTS ${table}_msg, ${table}`);
-  await client.query("DELETE FROM isotope_schema_migrations WHERE table_name = $1", [table]);
+  await dropServiceTable(client, table);
   await client.end();
 });
 

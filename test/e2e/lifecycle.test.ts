@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { postgresUrl } from "../support/databases.js";
+import { dropServiceTable, postgresUrl } from "../support/databases.js";
 import { reportSkippedWithoutPostgres } from "../support/postgres-only.js";
 import { clientFor, serviceMain, startService, stop } from "../support/service.js";
 
@@ -93,8 +93,7 @@ if (postgresUrl) {
     afterAll(async () => {
       const client = new pg.Client({ connectionString: postgresUrl });
       await client.connect();
-      await client.query(`DROP TABLE IF EXISTS ${table}_msg, ${table}`);
-      await client.query("DELETE FROM isotope_schema_migrations WHERE table_name = $1", [table]);
+      await dropServiceTable(client, table);
       await client.end();
     });
 

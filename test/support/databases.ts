@@ -73,6 +73,16 @@ export const postgresAt = (url: string, pool: { poolMax?: number; connectTimeout
   },
 });
 
+/**
+ * Drops a table the service created in PostgreSQL, with what its migrations made beside it, and
+ * forgets its migrations: what a suite that started the service as a process leaves behind.
+ */
+export async function dropServiceTable(client: pg.Client, table: string): Promise<void> {
+  await client.query(`DROP TABLE IF EXISTS ${table}_msg, ${table}_jobs, ${table}_samples, ${table}`);
+  await client.query(`DROP FUNCTION IF EXISTS ${table}_mh()`);
+  await client.query("DELETE FROM isotope_schema_migrations WHERE table_name = $1", [table]);
+}
+
 /** Every backend this run can test: PGlite, plus PostgreSQL when DATABASE_URL is set. */
 export function backends(): Backend[] {
   return postgresUrl ? [embedded, postgres] : [embedded];

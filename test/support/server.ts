@@ -4,7 +4,7 @@ import { Writable } from "node:stream";
 import { createRouterTransport, type Transport } from "@connectrpc/connect";
 import pino, { type Logger } from "pino";
 import { type App, type AppConfig, createApp } from "../../src/app.js";
-import type { AuthConfig, Limits } from "../../src/config/load-config.js";
+import { type AuthConfig, type CleanupConfig, type Limits, loadConfig } from "../../src/config/load-config.js";
 import { settings } from "../../src/config/settings.js";
 import type { Db } from "../../src/db/database.js";
 import { messageRecursionLimit } from "../../src/rpc/routes.js";
@@ -48,6 +48,12 @@ export function capturingLogger(lines: Array<Record<string, unknown>>): Logger {
   return pino({ level: "debug" }, sink);
 }
 
+/** Scheduled cleanup with production's settings, but off: suites that test it switch it on. */
+export const testCleanup: CleanupConfig = {
+  ...loadConfig({}, [], () => undefined).cleanup,
+  intervalMs: 0,
+};
+
 /** What a test may switch on beyond the positional basics. */
 export interface ServerOptions {
   /** Bearer tokens and roles (src/rpc/interceptors/auth.ts); none = access control off. */
@@ -67,6 +73,8 @@ export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     spoolDir: undefined,
     corsOrigins: ["https://engine.example"],
     auth: { tokens: [], protectHealth: false, protectReflection: false },
+    cleanup: testCleanup,
+    replicaName: undefined,
     ...overrides,
   };
 }

@@ -40,7 +40,8 @@ function spawnService(
     throw new Error("dist/ was not rebuilt for this run: vitest.config.ts's globalSetup (build-service.ts) does that");
   const { DATABASE_URL: _, ...rest } = process.env;
   const child = spawn(process.execPath, [serviceMain, ...args], {
-    env: { ...rest, ...env },
+    // Scheduled cleanup stays off unless a suite switches it on (by this variable or the flag).
+    env: { ISOTOPE_CLEANUP_INTERVAL_MS: "0", ...rest, ...env },
     ...options,
   }) as ChildProcessWithoutNullStreams;
   running.add(child);

@@ -49,6 +49,41 @@ describe("loadConfig", () => {
     expect(url.database).toMatchObject({ kind: "postgres", connectionString: "postgres://u@h/db", poolMax: 10 });
   });
 
+  it("schedules cleanup every 10 minutes by default, marking expired sessions and purging nothing", () => {
+    expect(loadConfig({}, [], noFile)).toMatchObject({
+      replicaName: undefined,
+      cleanup: {
+        intervalMs: 600_000,
+        leaseMs: 60_000,
+        hardDelete: false,
+        purgeInactiveAfterMs: undefined,
+        batchSize: 1000,
+        sampleRetentionMs: 90 * 86_400_000,
+      },
+    });
+    const yaml = file("cleanup:\n  interval_ms: 0\n  purge_inactive_days: 30\n  hard_delete: true\n");
+    expect(loadConfig({ ISOTOPE_CLEANUP_SAMPLE_RETENTION_DAYS: "7" }, ["--replica-name", "pod-a"], yaml)).toMatchObject(
+      {
+        replicaName: "pod-a",
+        cleanup: {
+          intervalMs: 0,
+          hardDelete: true,
+          purgeInactiveAfterMs: 30 * 86_400_000,
+          sampleRetentionMs: 7 * 86_400_000,
+        },
+      },
+    );
+    expect(() =>
+      loadConfig(
+        { ISOTOPE_CLEANUP_BATCH_SIZE: "0", ISOTOPE_CLEANUP_INTERVAL_MS: "-1" },
+        ["--replica-name", "a b"],
+        noFile,
+      ),
+    ).toThrow(
+      /--replica-name: .*no spaces[\s\S]*ISOTOPE_CLEANUP_INTERVAL_MS: "-1"[\s\S]*ISOTOPE_CLEANUP_BATCH_SIZE: "0" is not an integer from 1 to 10000/,
+    );
+  });
+
   it("lists every problem at once", () => {
     let error: unknown;
     try {

@@ -124,8 +124,11 @@ export interface CleanupOptions {
   purgeInactiveOlderThan: bigint | undefined;
   batchSize: number;
   dryRun: boolean;
-  /** Called after every batch with the running totals (for progress logs). */
-  onBatch?: (counts: { expired: number; purged: number }) => void;
+  /**
+   * Called after every batch with the running totals (for progress logs); the next batch waits
+   * for what it returns (a scheduled run yields to the event loop there: PGlite's statements never do).
+   */
+  onBatch?: (counts: { expired: number; purged: number }) => unknown;
 }
 
 /** A blind Save taken while the database was unavailable (see spool.ts), replayed in order. */

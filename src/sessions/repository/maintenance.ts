@@ -76,7 +76,7 @@ export function createMaintenance(db: Db, table: string): Maintenance {
         for (;;) {
           const n = (await db.query(sql, params, signal)).rowCount;
           counts[key] += n;
-          options.onBatch?.({ ...counts });
+          await options.onBatch?.({ ...counts });
           if (n < options.batchSize) return;
         }
       };
