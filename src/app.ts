@@ -14,6 +14,7 @@ import type { Db } from "./db/database.js";
 import { DatabaseUnavailableError } from "./db/errors.js";
 import { migrate } from "./db/migrate.js";
 import { openDatabase } from "./db/open.js";
+import { createMetrics } from "./metrics/metrics.js";
 import { createHealthProbe } from "./rpc/health-probe.js";
 import { createRpc, messageRecursionLimit, type Rpc } from "./rpc/routes.js";
 import type { SessionRepository } from "./sessions/repository/contract.js";
@@ -74,18 +75,20 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
   // unavailable until the database and the stack behind them are ready.
   const openDb = opening<Db>();
   const openStack = opening<SessionRepository>();
+  const metrics = createMetrics({ auth: config.auth });
   const rpc = createRpc({
     db: openDb.standIn,
     repository: openStack.standIn,
     limits: config.limits,
     log,
     auth: config.auth,
+    observer: metrics.interceptor,
   });
   const shutdown = new AbortController();
   // Every in-flight handler listens on this signal: hundreds at once is normal, not a leak.
   setMaxListeners(0, shutdown.signal);
   // What the port serves beside the RPCs, by path prefix (transport/pages.ts).
-  const pages: Page[] = [];
+  const pages: Page[] = [metrics.page];
   const handler = createRpcHandler({
     routes: rpc.routes,
     interceptors: rpc.interceptors,
@@ -125,7 +128,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
       db,
       {
         table: config.table,
-        groupCommit: config.groupCommit,
+        groupCommit: { ...config.groupCommit, onBatch: metrics.groupCommitBatch },
         cacheBytes: config.cacheBytes,
         spoolDir: config.spoolDir,
       },
@@ -139,6 +142,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
   }
   openDb.open(db);
   openStack.open(repository);
+  metrics.readFrom({ db, repository, health: rpc.health });
   log.info({ cache_bytes: config.cacheBytes, group_commit: config.groupCommit }, "hot cache and group commit");
   const probe = createHealthProbe({ repository, health: rpc.health, intervalMs: healthProbeMs, log });
 

@@ -110,6 +110,7 @@ export function loadConfig(
       tokens: values.authTokens,
       protectHealth: values.authProtectHealth,
       protectReflection: values.authProtectReflection,
+      protectMetrics: values.authProtectMetrics,
     },
     tls,
     configFile: sources.configFile,

@@ -222,6 +222,13 @@ export const settings = {
     kind: "bool",
     default: false,
   },
+  authProtectMetrics: {
+    flag: "auth-protect-metrics",
+    env: "ISOTOPE_AUTH_PROTECT_METRICS",
+    file: ["auth", "protect_metrics"],
+    kind: "bool",
+    default: false,
+  },
   /** Undefined (with the key) = cleartext; tls-settings.ts pairs the three files. */
   tlsCertFile: {
     flag: "tls-cert-file",
