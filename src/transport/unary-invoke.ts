@@ -128,7 +128,7 @@ export function createUnaryInvoker(options: {
  * an interceptor that passes on `{ ...request, … }` carries along (spread copies symbol keys).
  */
 const contextOf = Symbol("isotope.handler-context");
-type Carrying = UnaryRequest & { [contextOf]: LazyContext };
+type Carrying = UnaryRequest & { [contextOf]: LazyContext; protocolName: string };
 
 /**
  * A HandlerContext whose Headers are made on first use. connect-es's interceptors and handlers see
@@ -196,6 +196,9 @@ class LazyContext implements HandlerContext {
       contextValues: this.values,
       message,
       [contextOf]: this,
+      // Not in connect-es's request type: named here so an interceptor that wants the protocol
+      // (call-protocol.ts) need not build the header to read the content type.
+      protocolName: this.protocolName,
     };
     this.original = request;
     return request;

@@ -1,15 +1,20 @@
 // GET /metrics on a live server: a small load over gRPC, gRPC-Web and Connect moves the RPC
 // counters by exactly the calls made, each with its protocol, method, type and code; restores,
 // manual cleanups, the cache and group commit are counted; the pool is shown; the scrape passes
-// promtool; a token guards it when asked; and a database outage shows as database down.
+// promtool; a token guards it when asked; a database outage shows as database down; and the example
+// alert rules (docs/alerts.yml) are valid and fire when they should.
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { type Client, Code, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { SessionService } from "../../gen/isotope/session/v1/session_pb.js";
 import { type Cluster, startCluster } from "../support/cluster.js";
 import { backends, embedded, postgresAt } from "../support/databases.js";
 import { hasSample, promtool, sample, scrape } from "../support/metrics.js";
+import { readmeSnippet } from "../support/readme.js";
 import { type RunningServer, startServer, testLimits } from "../support/server.js";
 
 const service = SessionService.typeName;
@@ -213,5 +218,29 @@ describe("GET /metrics while the database is down", () => {
       await sleep(100);
     }
     expect(sample(text, "isotope_database_up")).toBe(1);
+  });
+});
+
+describe("the example alert rules (docs/alerts.yml)", () => {
+  const docs = fileURLToPath(new URL("../../docs/", import.meta.url));
+
+  it("are valid rules, as promtool checks them", () => {
+    const check = promtool(["check", "rules", `${docs}alerts.yml`]);
+    expect(check.output).toContain("SUCCESS: 3 rules found");
+    expect(check.status, check.output).toBe(0);
+  });
+
+  it("are what README's Metrics section shows", () => {
+    type Rule = { alert: string; expr: string; for?: string };
+    const shown = parse(readmeSnippet("alerts", "yaml")) as Rule[];
+    const file = parse(readFileSync(`${docs}alerts.yml`, "utf8")) as { groups: Array<{ rules: Rule[] }> };
+    const rules = file.groups.flatMap((group) => group.rules);
+    expect(shown.map((rule) => rule.alert)).toEqual(rules.map((rule) => rule.alert));
+    for (const rule of shown) expect(rules.find((r) => r.alert === rule.alert)).toMatchObject(rule);
+  });
+
+  it("fire on the series that should fire them, and not before (docs/alerts.test.yml)", () => {
+    const run = promtool(["test", "rules", `${docs}alerts.test.yml`]);
+    expect(run.status, run.output).toBe(0);
   });
 });
