@@ -16,6 +16,7 @@ import { migrate } from "./db/migrate.js";
 import { openDatabase } from "./db/open.js";
 import type { Maintenance } from "./maintenance/contract.js";
 import { createMaintenance } from "./maintenance/schedule.js";
+import { createMetrics } from "./metrics/metrics.js";
 import { createHealthProbe } from "./rpc/health-probe.js";
 import { createRpc, messageRecursionLimit, type Rpc } from "./rpc/routes.js";
 import type { SessionRepository } from "./sessions/repository/contract.js";
@@ -87,18 +88,20 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
   // unavailable until the database and the stack behind them are ready.
   const openDb = opening<Db>();
   const openStack = opening<SessionRepository>();
+  const metrics = createMetrics({ auth: config.auth });
   const rpc = createRpc({
     db: openDb.standIn,
     repository: openStack.standIn,
     limits: config.limits,
     log,
     auth: config.auth,
+    observer: metrics.interceptor,
   });
   const shutdown = new AbortController();
   // Every in-flight handler listens on this signal: hundreds at once is normal, not a leak.
   setMaxListeners(0, shutdown.signal);
   // What the port serves beside the RPCs, by path prefix (transport/pages.ts).
-  const pages: Page[] = [];
+  const pages: Page[] = [metrics.page];
   const handler = createRpcHandler({
     routes: rpc.routes,
     interceptors: rpc.interceptors,
@@ -138,7 +141,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
       db,
       {
         table: config.table,
-        groupCommit: config.groupCommit,
+        groupCommit: { ...config.groupCommit, onBatch: metrics.groupCommitBatch },
         cacheBytes: config.cacheBytes,
         spoolDir: config.spoolDir,
       },
@@ -160,7 +163,14 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     table: config.table,
     cleanup: config.cleanup,
     replica: config.replicaName,
+    observer: metrics.maintenanceObserver,
     log,
+  });
+  metrics.readFrom({
+    db,
+    repository,
+    health: rpc.health,
+    maintenance: { source: maintenance, cleanupIntervalMs: config.cleanup.intervalMs },
   });
 
   return {

@@ -60,6 +60,7 @@ async function main(): Promise<void> {
         tokens: config.auth.tokens.map(({ name, role }) => ({ name, role })),
         protect_health: config.auth.protectHealth,
         protect_reflection: config.auth.protectReflection,
+        protect_metrics: config.auth.protectMetrics,
       },
       "access control on: bearer tokens required",
     );

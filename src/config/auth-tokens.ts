@@ -24,6 +24,8 @@ export interface AuthConfig {
   protectHealth: boolean;
   /** Reflection needs a valid token (any role) too. */
   protectReflection: boolean;
+  /** GET /metrics needs a valid token (any role) too; absent = false. */
+  protectMetrics?: boolean;
 }
 
 /**

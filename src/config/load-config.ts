@@ -129,6 +129,7 @@ export function loadConfig(
       tokens: values.authTokens,
       protectHealth: values.authProtectHealth,
       protectReflection: values.authProtectReflection,
+      protectMetrics: values.authProtectMetrics,
     },
     tls,
     replicaName: values.replicaName,

@@ -298,6 +298,13 @@ export const settings = {
     max: 36_500,
     default: 90,
   },
+  authProtectMetrics: {
+    flag: "auth-protect-metrics",
+    env: "ISOTOPE_AUTH_PROTECT_METRICS",
+    file: ["auth", "protect_metrics"],
+    kind: "bool",
+    default: false,
+  },
   /** Undefined (with the key) = cleartext; tls-settings.ts pairs the three files. */
   tlsCertFile: {
     flag: "tls-cert-file",

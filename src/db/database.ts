@@ -33,6 +33,13 @@ export interface PoolStats {
   total: number;
   idle: number;
   waiting: number;
+  /** Connections lost since opening: an idle one that failed, or one a statement found broken. */
+  errors: number;
+  /**
+   * Operations that failed since opening because the database was not there for them: every failed
+   * connect, and every statement that failed as unavailable (DatabaseUnavailableError).
+   */
+  connectionFailures: number;
 }
 
 export interface Db extends Queryable {

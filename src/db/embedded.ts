@@ -12,7 +12,7 @@ import type { Logger } from "pino";
 import { checkDataDir, createDataDir, explainFailure, makePrivate } from "./data-dir.js";
 import { acquireDataDirLock, type DataDirLock } from "./data-dir-lock.js";
 import type { Db, Queryable, QueryResult, Row } from "./database.js";
-import { classifyDriverError, DatabaseAbortError, DatabaseError } from "./errors.js";
+import { classifyDriverError, DatabaseAbortError, DatabaseError, DatabaseUnavailableError } from "./errors.js";
 
 /** PGlite's SQL errors carry a SQLSTATE; anything else it throws is its own failure. */
 const fromPglite = (error: unknown): DatabaseError =>
@@ -68,6 +68,14 @@ export async function openEmbedded(options: EmbeddedOptions, log: Logger): Promi
     "embedded database: writes survive a crash of this process, not of the machine (PGlite does not fsync); use PostgreSQL where power loss matters",
   );
 
+  /** Statements that failed as unavailable (PGlite shutting down, say): poolStats' connectionFailures. */
+  let connectionFailures = 0;
+  const failure = (error: unknown): DatabaseError => {
+    const failed = fromPglite(error);
+    if (failed instanceof DatabaseUnavailableError) connectionFailures++;
+    return failed;
+  };
+
   let queue: Promise<unknown> = Promise.resolve();
   let waiting = 0;
   let busy = false;
@@ -98,14 +106,14 @@ export async function openEmbedded(options: EmbeddedOptions, log: Logger): Promi
       const result = await target.query<R>(sql, params as unknown[] | undefined);
       return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
     } catch (error) {
-      throw fromPglite(error);
+      throw failure(error);
     }
   };
   const script = async (target: PGlite | Transaction, sql: string) => {
     try {
       await target.exec(sql);
     } catch (error) {
-      throw fromPglite(error);
+      throw failure(error);
     }
   };
 
@@ -128,7 +136,7 @@ export async function openEmbedded(options: EmbeddedOptions, log: Logger): Promi
           }),
         signal,
       ),
-    poolStats: () => ({ total: 1, idle: busy ? 0 : 1, waiting }),
+    poolStats: () => ({ total: 1, idle: busy ? 0 : 1, waiting, errors: 0, connectionFailures }),
     close() {
       closing ??= queue.then(() => pglite.close()).finally(() => lock.release());
       return closing;

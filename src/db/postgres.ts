@@ -57,12 +57,16 @@ export async function openPostgres(options: PostgresOptions, log: Logger): Promi
     keepAlive: true,
   };
   const pool = new pg.Pool({ ...connection, max: options.poolMax, idleTimeoutMillis: options.idleTimeoutMs ?? 30_000 });
-  pool.on("error", (error) =>
+  // For poolStats (metrics): connections lost, and operations the database was not there for.
+  let errors = 0;
+  let connectionFailures = 0;
+  pool.on("error", (error) => {
+    errors++;
     log.warn(
       { err: { message: error.message, code: (error as { code?: string }).code } },
       "idle database connection failed",
-    ),
-  );
+    );
+  });
 
   const cancel = async (pid: number) => {
     const canceller = new pg.Client({ ...connection, statement_timeout: 5000 });
@@ -116,6 +120,7 @@ export async function openPostgres(options: PostgresOptions, log: Logger): Promi
   const withClient = async <T>(fn: (client: pg.PoolClient) => Promise<T>, signal?: AbortSignal): Promise<T> => {
     if (signal?.aborted) throw new DatabaseAbortError(signal.reason);
     const client = await pool.connect().catch((error: unknown) => {
+      connectionFailures++;
       throw fromPg(error);
     });
     let broken: Error | undefined;
@@ -130,10 +135,14 @@ export async function openPostgres(options: PostgresOptions, log: Logger): Promi
       return await fn(client);
     } catch (error) {
       // A connection-level failure leaves the client unusable: destroy it instead of reusing it.
-      if (error instanceof DatabaseUnavailableError) broken = error;
+      if (error instanceof DatabaseUnavailableError) {
+        broken = error;
+        connectionFailures++;
+      }
       throw error;
     } finally {
       client.off("error", onError);
+      if (broken !== undefined) errors++;
       client.release(broken);
     }
   };
@@ -161,7 +170,13 @@ export async function openPostgres(options: PostgresOptions, log: Logger): Promi
           throw error;
         }
       }, signal),
-    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    poolStats: () => ({
+      total: pool.totalCount,
+      idle: pool.idleCount,
+      waiting: pool.waitingCount,
+      errors,
+      connectionFailures,
+    }),
     close: (() => {
       let closing: Promise<void> | undefined;
       return () => {

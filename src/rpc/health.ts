@@ -9,6 +9,8 @@ import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/h
 export interface HealthService {
   registerOn(router: ConnectRouter): void;
   set(service: string, status: Status): void;
+  /** The status last set for `service` ("" = the whole server); undefined before any. */
+  status(service: string): Status | undefined;
   shutdown(): void;
 }
 
@@ -29,6 +31,8 @@ export function createHealth(): HealthService {
       statuses.set(service, status);
       notify(service, status);
     },
+
+    status: (service) => statuses.get(service),
 
     shutdown() {
       for (const service of statuses.keys()) {

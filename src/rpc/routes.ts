@@ -1,8 +1,8 @@
 /**
  * What the port serves, as a Connect router: SessionService, grpc.health.v1.Health and gRPC
- * reflection (v1 and v1alpha), behind one interceptor chain — logging, then access control, then
- * the drain, then error mapping — shared by the Connect router and the transport's unary adapter, so every
- * protocol is logged, authorised and drained alike. Servable without a socket:
+ * reflection (v1 and v1alpha), behind one interceptor chain — logging, then an observer (metrics),
+ * then access control, then the drain, then error mapping — shared by the Connect router and the
+ * transport's unary adapter, so every protocol is logged, counted, authorised and drained alike. Servable without a socket:
  * `createRouterTransport(rpc.routes, { router: { interceptors: rpc.interceptors } })`.
  */
 import { readFileSync } from "node:fs";
@@ -30,6 +30,11 @@ export interface RpcDeps {
   log: Logger;
   /** Bearer tokens and their roles; none = every call allowed. */
   auth?: AuthConfig;
+  /**
+   * Watches every call (metrics): runs just inside logging, before access control, so it sees the
+   * calls auth refuses and the drain turns away as well, each with its code.
+   */
+  observer?: Interceptor;
 }
 
 export interface Rpc {
@@ -41,7 +46,7 @@ export interface Rpc {
   drain: Drain;
 }
 
-export function createRpc({ db, repository, limits, log, auth }: RpcDeps): Rpc {
+export function createRpc({ db, repository, limits, log, auth, observer }: RpcDeps): Rpc {
   const health = createHealth();
   const drain = createDrain();
   const sessionService = createSessionService({ db, repository, limits });
@@ -51,6 +56,7 @@ export function createRpc({ db, repository, limits, log, auth }: RpcDeps): Rpc {
   const access = auth === undefined ? undefined : authInterceptor(auth);
   const interceptors = [
     loggingInterceptor(log),
+    ...(observer === undefined ? [] : [observer]),
     ...(access === undefined ? [] : [access]),
     drain.interceptor,
     errorInterceptor(),

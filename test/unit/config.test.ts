@@ -135,9 +135,14 @@ describe("loadConfig", () => {
     const hash = "a".repeat(64);
     const other = "B".repeat(64);
 
-    it("is off by default: no tokens, health and reflection open, cleartext", () => {
+    it("is off by default: no tokens, health, reflection and metrics open, cleartext", () => {
       const config = loadConfig({}, [], noFile);
-      expect(config.auth).toEqual({ tokens: [], protectHealth: false, protectReflection: false });
+      expect(config.auth).toEqual({
+        tokens: [],
+        protectHealth: false,
+        protectReflection: false,
+        protectMetrics: false,
+      });
       expect(config.tls).toBeUndefined();
     });
 
@@ -153,9 +158,14 @@ describe("loadConfig", () => {
         ],
         protectHealth: true,
         protectReflection: false,
+        protectMetrics: false,
       });
       const fromEnv = loadConfig(
-        { ISOTOPE_AUTH_TOKENS: `viewer:read:${hash}`, ISOTOPE_AUTH_PROTECT_REFLECTION: "yes" },
+        {
+          ISOTOPE_AUTH_TOKENS: `viewer:read:${hash}`,
+          ISOTOPE_AUTH_PROTECT_REFLECTION: "yes",
+          ISOTOPE_AUTH_PROTECT_METRICS: "true",
+        },
         [],
         yaml,
       );
@@ -163,6 +173,7 @@ describe("loadConfig", () => {
         tokens: [{ name: "viewer", role: "read", sha256: hash }],
         protectHealth: true,
         protectReflection: true,
+        protectMetrics: true,
       });
     });
 

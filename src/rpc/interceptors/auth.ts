@@ -10,7 +10,7 @@ import { ServerReflection as ReflectionV1 } from "../../../gen/grpc/reflection/v
 import { ServerReflection as ReflectionV1alpha } from "../../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { Health } from "../../../gen/health/v1/health_pb.js";
 import { SessionService } from "../../../gen/isotope/session/v1/session_pb.js";
-import type { AuthConfig, Role } from "../../config/load-config.js";
+import type { AuthConfig, Role, TokenConfig } from "../../config/load-config.js";
 
 const read = ["Load", "List", "Statistics", "Restore", "RestoreStream", "CheckConnection"];
 const write = [...read, "Save", "Append", "Touch", "Delete"];
@@ -44,19 +44,7 @@ const reflectionServices = new Set([ReflectionV1.typeName, ReflectionV1alpha.typ
  */
 export function authInterceptor(config: AuthConfig): Interceptor | undefined {
   if (config.tokens.length === 0) return undefined;
-  const known = config.tokens.map((token) => ({
-    caller: { name: token.name, role: token.role } satisfies Caller,
-    digest: Buffer.from(token.sha256, "hex"),
-  }));
-
-  /** The caller whose token hashes to the presented one; every hash is compared, no early exit. */
-  const identify = (token: string): Caller | undefined => {
-    const digest = createHash("sha256").update(token, "utf8").digest();
-    let found: Caller | undefined;
-    for (const entry of known) if (timingSafeEqual(entry.digest, digest) && !found) found = entry.caller;
-    return found;
-  };
-
+  const identify = callerIdentifier(config.tokens);
   return (next) => async (req) => {
     const service = req.service.typeName;
     const open =
@@ -86,8 +74,25 @@ export function authInterceptor(config: AuthConfig): Interceptor | undefined {
   };
 }
 
+/**
+ * Who presents a token: the caller whose configured hash the token's SHA-256 matches, compared in
+ * constant time with every hash (no early exit); undefined when none does.
+ */
+export function callerIdentifier(tokens: readonly TokenConfig[]): (token: string) => Caller | undefined {
+  const known = tokens.map((token) => ({
+    caller: { name: token.name, role: token.role } satisfies Caller,
+    digest: Buffer.from(token.sha256, "hex"),
+  }));
+  return (token) => {
+    const digest = createHash("sha256").update(token, "utf8").digest();
+    let found: Caller | undefined;
+    for (const entry of known) if (timingSafeEqual(entry.digest, digest) && !found) found = entry.caller;
+    return found;
+  };
+}
+
 /** The token of an `authorization: Bearer <token>` header (scheme case-insensitive), if any. */
-function bearerToken(header: string | null): string | undefined {
+export function bearerToken(header: string | null): string | undefined {
   const match = header === null ? null : /^Bearer +(\S+) *$/i.exec(header);
   return match?.[1];
 }

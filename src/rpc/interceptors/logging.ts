@@ -2,12 +2,12 @@
  * The logging interceptor: one line per RPC, written when the call ends — for a streaming RPC when
  * its stream ends, with the code it ended with.
  */
-import { Code, ConnectError, type Interceptor, type StreamResponse } from "@connectrpc/connect";
+import { Code, type Interceptor, type StreamResponse } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { traceparentKey } from "../../transport/call-origin.js";
 import { newTraceId, traceIdOf } from "../trace-context.js";
 import { callerKey } from "./auth.js";
-import { afterStream } from "./stream-end.js";
+import { afterStream, endError } from "./stream-end.js";
 
 /**
  * Logs one line per RPC: procedure, code, duration in ms, the trace id (of the call's W3C
@@ -32,17 +32,11 @@ export function loggingInterceptor(log: Logger): Interceptor {
       const duration_ms = Math.round((performance.now() - started) * 100) / 100;
       const caller = req.contextValues.get(callerKey);
       const line = caller === undefined ? fields : { ...fields, caller: caller.name };
-      // A peer that went away mid-stream ends the call early (or as a write error): it is a
-      // cancel (or the deadline), not a success and not a fault.
-      if (error === undefined && !req.signal.aborted) {
+      const connectError = endError(req.signal, error);
+      if (connectError === undefined) {
         success.info({ ...line, code: "ok", duration_ms }, "rpc");
         return;
       }
-      const connectError = !req.signal.aborted
-        ? ConnectError.from(error)
-        : req.signal.reason instanceof ConnectError
-          ? req.signal.reason
-          : new ConnectError("the client went away", Code.Canceled);
       const code = Code[connectError.code].replace(/[A-Z]/g, (c, i) => (i ? "_" : "") + c.toLowerCase());
       if (connectError.code === Code.Internal || connectError.code === Code.Unknown) {
         log.error({ ...line, code, duration_ms, err: connectError.cause ?? connectError }, "rpc failed");

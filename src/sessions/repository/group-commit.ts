@@ -24,6 +24,8 @@ export interface GroupCommitOptions {
   windowMs: number;
   /** Save batches run at once (connections they hold); more queue. Load batches: at most 2. */
   maxInFlight: number;
+  /** Told each batch's size as it starts (metrics: how much group commit groups). */
+  onBatch?(kind: "save" | "load", size: number): void;
 }
 
 /**
@@ -40,6 +42,7 @@ export function withGroupCommit(repository: SessionRepository, options: GroupCom
     admit: (input, taken) => !busy.has(input.sessionId) && !taken.some((t) => t.sessionId === input.sessionId),
     started: (inputs) => {
       for (const input of inputs) busy.add(input.sessionId);
+      options.onBatch?.("save", inputs.length);
     },
     finished: (inputs) => {
       for (const input of inputs) busy.delete(input.sessionId);
@@ -60,6 +63,7 @@ export function withGroupCommit(repository: SessionRepository, options: GroupCom
     ...options,
     maxInFlight: Math.min(2, options.maxInFlight),
     windowMs: 0,
+    started: (keys) => options.onBatch?.("load", keys.length),
     run: (keys, signal) => repository.loadMany(keys, signal),
   });
 
