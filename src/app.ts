@@ -14,6 +14,7 @@ import type { Db } from "./db/database.js";
 import { DatabaseUnavailableError } from "./db/errors.js";
 import { migrate } from "./db/migrate.js";
 import { openDatabase } from "./db/open.js";
+import { createHttpApi } from "./http/api.js";
 import { createHealthProbe } from "./rpc/health-probe.js";
 import { createRpc, messageRecursionLimit, type Rpc } from "./rpc/routes.js";
 import type { SessionRepository } from "./sessions/repository/contract.js";
@@ -86,6 +87,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
   setMaxListeners(0, shutdown.signal);
   // What the port serves beside the RPCs, by path prefix (transport/pages.ts).
   const pages: Page[] = [];
+  pages.push(createHttpApi({ rpc, config, shutdownSignal: shutdown.signal, log }));
   const handler = createRpcHandler({
     routes: rpc.routes,
     interceptors: rpc.interceptors,
