@@ -212,7 +212,12 @@ export function createEndpoints(client: SessionClient, document: unknown): Endpo
       method: "GET",
       path: "/api/sessions/restored",
       params: { known: [] },
-      run: async () => ok(lastRestore ?? { restored: false, restored_at: null }),
+      async run({ options }) {
+        // It names sessions: whoever may run a restore may read it. The access check is the RPC
+        // chain's, through CheckConnection (the same roles as Restore; one `SELECT 1`).
+        await client.checkConnection({}, options);
+        return ok(lastRestore ?? { restored: false, restored_at: null });
+      },
     },
     { method: "GET", path: "/api/openapi.json", params: { known: [] }, run: async () => ok(document) },
   ];
