@@ -75,7 +75,8 @@ export function createHttpApi(options: HttpApiOptions): Page {
           if (!(error instanceof ConnectError)) log.error({ err: error, path: req.url }, "HTTP API request failed");
           return errorAnswer(error);
         })
-        .then((answer) => send(res, answer));
+        .then((answer) => send(res, answer))
+        .catch((error: unknown) => log.debug({ err: error, path: req.url }, "HTTP API answer not sent"));
     },
   };
 }

@@ -189,8 +189,10 @@ export const openApiDocument = {
         responses: {
           "200": { description: "The database answered.", ...json(ref("ConnectionTest")) },
           "503": {
-            description: "The database did not answer: the same body, success false and error set.",
-            ...json(ref("ConnectionTest")),
+            description:
+              "The database did not answer (success false, error set); or, as {code, message}, the server is still " +
+              "opening its database or shutting down.",
+            ...json({ anyOf: [ref("ConnectionTest"), ref("Error")] }),
           },
           default: errors.default,
         },

@@ -3,7 +3,7 @@
 // the table unchanged; HTTP/2 and TLS; bearer-token roles exactly as for the RPCs; CORS. Every
 // answer is also checked against the OpenAPI document (test/support/http-api.ts).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { backends } from "../support/databases.js";
+import { backends, embedded } from "../support/databases.js";
 import { type ApiCall, apiCaller } from "../support/http-api.js";
 import { type RunningServer, startServer, tableChecksum, testLimits } from "../support/server.js";
 
@@ -319,5 +319,22 @@ describe.each(backends())("the HTTP API on $name", (backend) => {
       if (status === 405) expect(answer.headers.allow).toBe("GET, PUT, DELETE");
       expect(await tableChecksum(server)).toBe(before);
     });
+  });
+});
+
+describe("connection/test when the database does not answer", () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer(embedded);
+  });
+  afterAll(async () => server?.stop());
+
+  it("is 503 with success false and the reason, so curl -f and load balancers see it", async () => {
+    const api = apiCaller({ port: server.port, version: "1.1" });
+    expect((await api("GET", "/api/sessions/postgres/connection/test")).status).toBe(200);
+    await server.db.close();
+    const down = await api("GET", "/api/sessions/postgres/connection/test");
+    expect(down.status).toBe(503);
+    expect(down.body).toMatchObject({ success: false, ok: false, error: "database did not answer" });
   });
 });

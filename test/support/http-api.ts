@@ -67,7 +67,7 @@ const ajv = new Ajv2020({ strict: false, allErrors: true });
 addFormats.default(ajv);
 ajv.addSchema(openApiDocument, "openapi");
 
-type Operation = { responses: Record<string, { content?: Record<string, { schema: { $ref?: string } }> }> };
+type Operation = { responses: Record<string, { content?: Record<string, { schema: object }> }> };
 
 /**
  * Why `body` is not what the document says `method path` answers with `status` (none = it is).
@@ -82,12 +82,17 @@ export function schemaProblems(method: string, path: string, status: number, bod
   const item = openApiDocument.paths[template as keyof typeof openApiDocument.paths] as Record<string, Operation>;
   const operation = item[method.toLowerCase()];
   if (operation === undefined) return status === 405 || status === 204 ? errorProblems(body) : [`no ${method}`];
-  const response = operation.responses[String(status)] ?? operation.responses.default;
+  const statusKey = String(status) in operation.responses ? String(status) : "default";
+  const response = operation.responses[statusKey];
   if (response === undefined) return [`status ${status} is not documented`];
-  const schema = response.content?.["application/json"]?.schema;
-  if (schema === undefined) return body === undefined ? [] : ["a body where none is documented"];
-  const validate = schema.$ref === undefined ? ajv.compile(schema) : ajv.getSchema(`openapi${schema.$ref}`);
-  if (validate === undefined) return [`cannot resolve ${schema.$ref}`];
+  if (response.content?.["application/json"]?.schema === undefined) {
+    return body === undefined ? [] : ["a body where none is documented"];
+  }
+  // The schema where it stands in the document, so its $refs resolve.
+  const at = ["paths", template, method.toLowerCase(), "responses", statusKey, "content", "application/json", "schema"];
+  const pointer = at.map((segment) => encodeURIComponent(segment.replaceAll("~", "~0").replaceAll("/", "~1")));
+  const validate = ajv.getSchema(`openapi#/${pointer.join("/")}`);
+  if (validate === undefined) return [`cannot resolve the schema of ${method} ${template} ${statusKey}`];
   return validate(body) ? [] : describe(validate.errors);
 }
 
