@@ -149,13 +149,18 @@ const isObject = (value: JsonValue): boolean => value !== null && typeof value =
  */
 export function parseJson(text: string): JsonValue | undefined {
   try {
-    return JSON.parse(text, (_key, value: unknown) => {
-      if (typeof value === "number" && !Number.isFinite(value)) throw new RangeError("number out of range");
-      return value;
-    }) as JsonValue;
+    // Only text that could hold such a number (a 3-digit exponent, 309 digits) pays for a reviver.
+    return JSON.parse(text, mayOverflow.test(text) ? refuseInfinity : undefined) as JsonValue;
   } catch {
     return undefined;
   }
+}
+
+const mayOverflow = /[eE][+]?[0-9]{3}|[0-9]{309}/;
+
+function refuseInfinity(_key: string, value: unknown): unknown {
+  if (typeof value === "number" && !Number.isFinite(value)) throw new RangeError("number out of range");
+  return value;
 }
 
 function unknown(name: string, what: string, known: readonly string[]): ConnectError {
