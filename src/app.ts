@@ -14,6 +14,7 @@ import type { Db } from "./db/database.js";
 import { DatabaseUnavailableError } from "./db/errors.js";
 import { migrate } from "./db/migrate.js";
 import { openDatabase } from "./db/open.js";
+import { createHttpApi } from "./http/api.js";
 import type { Maintenance } from "./maintenance/contract.js";
 import { createMaintenance } from "./maintenance/schedule.js";
 import { createMetrics } from "./metrics/metrics.js";
@@ -101,7 +102,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
   // Every in-flight handler listens on this signal: hundreds at once is normal, not a leak.
   setMaxListeners(0, shutdown.signal);
   // What the port serves beside the RPCs, by path prefix (transport/pages.ts).
-  const pages: Page[] = [metrics.page];
+  const pages: Page[] = [metrics.page, createHttpApi({ rpc, config, shutdownSignal: shutdown.signal, log })];
   const handler = createRpcHandler({
     routes: rpc.routes,
     interceptors: rpc.interceptors,

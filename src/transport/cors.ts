@@ -17,8 +17,13 @@ export function withCors(allowedOrigins: readonly string[], next: NodeHandler): 
       res.setHeader("vary", "Origin");
       res.setHeader("access-control-expose-headers", cors.exposedHeaders.join(", "));
       if (req.method === "OPTIONS") {
-        res.setHeader("access-control-allow-methods", cors.allowedMethods.join(", "));
-        res.setHeader("access-control-allow-headers", [...cors.allowedHeaders, "Authorization"].join(", "));
+        // PUT and DELETE: the HTTP API's (src/http); Connect itself needs only POST and GET.
+        res.setHeader("access-control-allow-methods", [...cors.allowedMethods, "PUT", "DELETE"].join(", "));
+        // W3C trace context too: a page may carry its trace into this service's log lines.
+        res.setHeader(
+          "access-control-allow-headers",
+          [...cors.allowedHeaders, "Authorization", "Traceparent", "Tracestate"].join(", "),
+        );
         res.setHeader("access-control-max-age", "7200");
         res.writeHead(204);
         res.end();

@@ -4,6 +4,7 @@
 // for bodies no generated client would send, and a reader for the status of any protocol's answer.
 import http from "node:http";
 import http2 from "node:http2";
+import https from "node:https";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { trailerFlag, trailerParse } from "@connectrpc/connect/protocol-grpc-web";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/health/v1/health_pb.js";
@@ -110,16 +111,18 @@ export interface RawAnswer {
   body: Buffer;
 }
 
-/** One request on a connection of its own, over HTTP/1.1 or HTTP/2 (cleartext). */
+/** One request on a connection of its own, over HTTP/1.1 or HTTP/2; over TLS when `ca` is given. */
 export function rawRequest(
   port: number,
   version: "1.1" | "2",
   request: { method?: string; path: string; headers?: Record<string, string>; body?: Buffer },
+  ca?: Buffer,
 ): Promise<RawAnswer> {
   const method = request.method ?? "POST";
   return new Promise((resolve, reject) => {
     if (version === "1.1") {
-      const call = http.request({
+      const call = (ca === undefined ? http : https).request({
+        ca,
         host: "127.0.0.1",
         port,
         method,
@@ -143,7 +146,7 @@ export function rawRequest(
       call.end(request.body);
       return;
     }
-    const session = http2.connect(`http://127.0.0.1:${port}`);
+    const session = http2.connect(`${ca === undefined ? "http" : "https"}://127.0.0.1:${port}`, { ca });
     session.on("error", reject);
     const stream = session.request({ ":method": method, ":path": request.path, te: "trailers", ...request.headers });
     const answer: RawAnswer = { status: 0, headers: {}, trailers: {}, body: Buffer.alloc(0) };
