@@ -1,4 +1,4 @@
-// GET /metrics on a live server: a small load over gRPC, gRPC-Web and Connect moves the RPC
+// GET /metrics on a live server: a small load over gRPC, gRPC-Web, Connect and the HTTP API moves the RPC
 // counters by exactly the calls made, each with its protocol, method, type and code; restores,
 // manual cleanups, the cache and group commit are counted; the pool is shown; the scrape passes
 // promtool; a token guards it when asked; a database outage shows as database down; and the example
@@ -52,6 +52,16 @@ describe.each(backends())("GET /metrics on $name", (backend) => {
       for await (const message of client.restoreStream({})) restored += message.sessions.length;
       await client.cleanup({ dryRun: true });
     }
+    // The seed's HTTP API: its calls are the same RPCs, labelled protocol="http".
+    const api = `${server.url}/api/sessions/postgres/sessions`;
+    const put = await fetch(`${api}/http-a`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ session_data: { n: 3 } }),
+    });
+    expect(put.status).toBe(201);
+    expect((await fetch(`${api}/http-a`)).status).toBe(200);
+    expect((await fetch(`${api}/http-missing`)).status).toBe(404);
     const after = (await scrape(server.url)).text;
     const moved = (name: string, labels: Record<string, string>) =>
       sample(after, name, labels) - sample(before, name, labels);
@@ -74,9 +84,13 @@ describe.each(backends())("GET /metrics on $name", (backend) => {
       expect(moved("grpc_server_handled_total", stream), protocol).toBe(1);
       expect(moved("grpc_server_handled_total", { ...call("Cleanup"), grpc_code: "OK" }), protocol).toBe(1);
     }
+    const http = (grpc_method: string, grpc_code: string) => ({ grpc_method, grpc_code, protocol: "http" });
+    expect(moved("grpc_server_handled_total", http("Save", "OK"))).toBe(1);
+    expect(moved("grpc_server_handled_total", http("Load", "OK"))).toBe(1);
+    expect(moved("grpc_server_handled_total", http("Load", "NotFound"))).toBe(1);
     // Nothing else was called, on any protocol.
-    expect(moved("grpc_server_started_total", {})).toBe(3 * 8);
-    expect(moved("grpc_server_handling_seconds_bucket", { le: "+Inf" })).toBe(3 * 8);
+    expect(moved("grpc_server_started_total", {})).toBe(3 * 8 + 3);
+    expect(moved("grpc_server_handling_seconds_bucket", { le: "+Inf" })).toBe(3 * 8 + 3);
 
     expect(restored).toBeGreaterThan(0);
     expect(moved("isotope_restore_sessions_total", { result: "restored" })).toBe(restored);
@@ -84,11 +98,11 @@ describe.each(backends())("GET /metrics on $name", (backend) => {
     // A dry run deletes nothing: it is no cleanup run.
     expect(moved("isotope_cleanup_runs_total", { trigger: "rpc" })).toBe(0);
     // Every Load of a saved session is answered from the cache; each missing one is a miss.
-    expect(moved("isotope_cache_hits_total", {})).toBe(3 * 2);
-    expect(moved("isotope_cache_misses_total", {})).toBe(3);
+    expect(moved("isotope_cache_hits_total", {})).toBe(3 * 2 + 1);
+    expect(moved("isotope_cache_misses_total", {})).toBe(3 + 1);
     // One Save at a time: each is its own batch of one.
-    expect(moved("isotope_group_commit_batch_size_count", { kind: "save" })).toBe(3 * 2);
-    expect(moved("isotope_group_commit_batch_size_sum", { kind: "save" })).toBe(3 * 2);
+    expect(moved("isotope_group_commit_batch_size_count", { kind: "save" })).toBe(3 * 2 + 1);
+    expect(moved("isotope_group_commit_batch_size_sum", { kind: "save" })).toBe(3 * 2 + 1);
     expect(moved("isotope_group_commit_batch_size_count", { kind: "load" })).toBeGreaterThan(0);
   });
 

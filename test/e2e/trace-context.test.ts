@@ -1,6 +1,6 @@
 // A W3C traceparent on a call reaches that call's log line, by every way a call arrives: the gRPC
-// lane, the unary adapter (Connect binary), connect-es (Connect JSON, a server stream) and in
-// memory. Without one — or with one the spec calls invalid — the line gets a new trace id.
+// lane, the unary adapter (Connect binary), connect-es (Connect JSON, a server stream), the HTTP
+// API and in memory. Without one — or with one the spec calls invalid — the line gets a new trace id.
 import { create } from "@bufbuild/protobuf";
 import { createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
@@ -71,6 +71,16 @@ it("a failed call's line carries the trace id too", async () => {
     client.load(create(LoadRequestSchema, { sessionId: "missing-traced" }), { headers: { traceparent } }),
   ).rejects.toThrow(/not found/i);
   expect(lineOf("missing-traced")).toMatchObject({ code: "not_found", trace_id: traceId });
+});
+
+it("a call through the seed's HTTP API logs the trace id of the traceparent it carries", async () => {
+  const response = await fetch(`${server.url}/api/sessions/postgres/sessions/http-traced`, {
+    method: "PUT",
+    headers: { "content-type": "application/json", traceparent },
+    body: JSON.stringify({ session_data: {} }),
+  });
+  expect(response.status).toBe(201);
+  expect(lineOf("http-traced").trace_id).toBe(traceId);
 });
 
 it("a call made in memory through the routes (as the HTTP API makes them) reads the header itself", async () => {
