@@ -95,6 +95,30 @@ class SeedApiTest(unittest.TestCase):
         missing = m.append_messages("py-nobody", [{"a": 1}])
         self.assertEqual((missing["version"], missing["error"][:9]), (0, "NOT_FOUND"))
 
+    def test_load_session_can_keep_only_the_last_messages(self):
+        m = self.manager
+        messages = [{"role": "user", "content": str(n)} for n in range(5)]
+        self.assertTrue(m.save_session("py-window", {"messages": messages, "title": "t"}))
+        self.assertEqual(m.load_session("py-window", last_messages=2), {"messages": messages[-2:], "title": "t"})
+        self.assertEqual(m.load_session("py-window"), {"messages": messages, "title": "t"})
+
+    def test_touch_session_slides_the_expiry_without_a_new_version(self):
+        m = self.manager
+        self.assertTrue(m.save_session("py-touch", {"messages": []}, expires_in_hours=1))
+        before = next(s for s in m.list_sessions(limit=1000) if s["session_id"] == "py-touch")
+        expires_at = m.touch_session("py-touch", expires_in_hours=48)
+        self.assertIsNotNone(expires_at)
+        after = next(s for s in m.list_sessions(limit=1000) if s["session_id"] == "py-touch")
+        self.assertEqual(after["expires_at"], expires_at)
+        self.assertGreater(after["expires_at"], before["expires_at"])
+        self.assertEqual(after["version"], before["version"])
+        self.assertEqual(m.touch_session("py-touch"), "never")
+        self.assertIsNone(next(s for s in m.list_sessions(limit=1000) if s["session_id"] == "py-touch")["expires_at"])
+        self.assertIsNone(m.touch_session("py-nobody", expires_in_hours=1))
+        self.assertIsNone(m.last_error)
+        self.assertIsNone(m.touch_session("py-touch", expires_in_hours=-1))
+        self.assertTrue(m.last_error.startswith("INVALID_ARGUMENT"))
+
     def test_configuration_mistakes_raise_with_the_setting_named(self):
         with self.assertRaisesRegex(ValueError, "both cert_file and key_file"):
             SessionManager(cert_file=__file__)

@@ -198,9 +198,12 @@ class SessionManager:
             self._failed(f"save_session({session_id})", error)
             return False
 
-    def load_session(self, session_id: str) -> Optional[Dict[str, Any]]:
+    def load_session(self, session_id: str, last_messages: Optional[int] = None) -> Optional[Dict[str, Any]]:
+        """The session's data, or None. Not in the seed: ``last_messages`` keeps only the last N of
+        data["messages"] (a warm-up window for a long conversation)."""
         try:
-            return _from_struct(self._call("Load", pb.LoadRequest(session_id=session_id)).session.data)
+            request = pb.LoadRequest(session_id=session_id, last_messages=last_messages or 0)
+            return _from_struct(self._call("Load", request).session.data)
         except grpc.RpcError as error:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 self.last_error = None
@@ -289,6 +292,28 @@ class SessionManager:
             return {"version": response.version, "message_count": response.message_count}
         except (grpc.RpcError, ValueError, TypeError, AttributeError) as error:
             return {"version": 0, "message_count": 0, "error": self._failed(f"append_messages({session_id})", error)}
+
+    def touch_session(self, session_id: str, expires_in_hours: Optional[float] = None) -> Optional[str]:
+        """Not in the seed: extends a live session's expiry without rewriting it (sliding expiry).
+
+        ``expires_in_hours`` from now; None makes it never expire. Returns the new expires_at (ISO
+        8601, None for never), or None when the session is missing, soft-deleted or expired (then
+        ``last_error`` is None) or the call failed (then ``last_error`` says why).
+        """
+        try:
+            request = pb.TouchRequest(session_id=session_id)
+            if expires_in_hours is None:
+                request.never_expire = True
+            else:
+                request.expires_in.FromTimedelta(_dt.timedelta(hours=expires_in_hours))
+            session = self._call("Touch", request).session
+            return _time(session, "expires_at") or "never"
+        except (grpc.RpcError, ValueError, TypeError, OverflowError) as error:
+            if isinstance(error, grpc.RpcError) and error.code() == grpc.StatusCode.NOT_FOUND:
+                self.last_error = None
+            else:
+                self._failed(f"touch_session({session_id})", error)
+            return None
 
     def test_connection(self) -> bool:
         try:
