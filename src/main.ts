@@ -84,7 +84,8 @@ async function main(): Promise<void> {
         ? `embedded database in ${app.db.location}`
         : `PostgreSQL database "${app.db.location}"`;
     process.stderr.write(
-      `isotope-sessions serving gRPC, gRPC-Web and Connect on ${scheme}://${config.host ?? "localhost"}:${port} — ${where}; ` +
+      `isotope-sessions serving gRPC, gRPC-Web and Connect on ${scheme}://${config.host ?? "localhost"}:${port} ` +
+        `(the HTTP API under /api, metrics at /metrics) — ${where}; ` +
         `access control ${config.auth.tokens.length === 0 ? "off" : "on"}; Ctrl-C stops it\n`,
     );
   }
