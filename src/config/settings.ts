@@ -119,6 +119,17 @@ export const settings = {
     min: 1,
     default: 5_000,
   },
+  /**
+   * The database URL leads to a transaction-mode pooler (PgBouncer): no named prepared statements,
+   * no session settings at connect (the statement timeout is enforced by cancelling): src/db/postgres.ts.
+   */
+  transactionPooler: {
+    flag: "transaction-pooler",
+    env: "ISOTOPE_TRANSACTION_POOLER",
+    file: ["storage", "transaction_pooler"],
+    kind: "bool",
+    default: false,
+  },
   /** 0 = no hot cache. */
   cacheBytes: {
     flag: "cache-bytes",

@@ -19,6 +19,9 @@ export async function openDatabase(config: DatabaseConfig, log: Logger, servingP
   const where = config.connectionString
     ? { url: redactUrl(config.connectionString) }
     : { host: config.host, port: config.port, database: config.database, user: config.user };
-  log.info({ backend: "postgres", ...where, pool_max: config.poolMax }, "database: PostgreSQL");
+  log.info(
+    { backend: "postgres", ...where, pool_max: config.poolMax, transaction_pooler: config.transactionPooler === true },
+    "database: PostgreSQL",
+  );
   return openPostgres(config, log);
 }

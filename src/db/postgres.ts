@@ -8,7 +8,15 @@
  * Statements with parameters run as named prepared statements: each connection parses and plans a
  * statement once, then only binds and executes it (the by-key statements of every call are the
  * same few texts). Scripts (exec) and parameterless statements go as they are.
+ *
+ * Behind a transaction-mode pooler (PgBouncer, `transactionPooler`) a connection is a different
+ * server backend from one transaction to the next, and the pooler refuses session settings in the
+ * startup packet. So there: statements go unnamed (parsed each time), nothing but the application
+ * name is sent at start-up, the statement timeout is a timer that cancels the statement, and a
+ * cancel is the protocol's cancel request (the pooler routes it to the backend running the
+ * statement; a backend pid seen through it is not the server's).
  */
+import net from "node:net";
 import pg from "pg";
 import type { Logger } from "pino";
 import type { Db, Queryable, QueryResult, Row } from "./database.js";
@@ -40,9 +48,15 @@ export interface PostgresOptions {
   idleTimeoutMs?: number;
   /** Sets search_path on every connection (tests run each suite in its own schema). */
   searchPath?: string;
+  /** The URL leads to a transaction-mode pooler (PgBouncer): see above. */
+  transactionPooler?: boolean;
 }
 
 export async function openPostgres(options: PostgresOptions, log: Logger): Promise<Db> {
+  const pooled = options.transactionPooler === true;
+  if (pooled && options.searchPath !== undefined) {
+    throw new Error("search_path is a session setting: it cannot be set through a transaction pooler");
+  }
   const connection: pg.ClientConfig = {
     connectionString: options.connectionString,
     host: options.host,
@@ -51,7 +65,7 @@ export async function openPostgres(options: PostgresOptions, log: Logger): Promi
     password: options.password,
     database: options.database,
     connectionTimeoutMillis: options.connectTimeoutMs,
-    statement_timeout: options.statementTimeoutMs,
+    statement_timeout: pooled ? undefined : options.statementTimeoutMs,
     options: options.searchPath ? `-c search_path=${options.searchPath}` : undefined,
     application_name: "isotope-sessions",
     keepAlive: true,
@@ -68,7 +82,7 @@ export async function openPostgres(options: PostgresOptions, log: Logger): Promi
     );
   });
 
-  const cancel = async (pid: number) => {
+  const cancelBackend = async (pid: number) => {
     const canceller = new pg.Client({ ...connection, statement_timeout: 5000 });
     canceller.on("error", () => {});
     try {
@@ -80,6 +94,10 @@ export async function openPostgres(options: PostgresOptions, log: Logger): Promi
       await canceller.end().catch(() => {});
     }
   };
+  const cancel = (client: pg.PoolClient) =>
+    pooled
+      ? cancelRequest(client).catch((error: unknown) => log.warn({ err: error }, "could not cancel a statement"))
+      : cancelBackend((client as unknown as { processID: number }).processID);
 
   const run = async <R extends Row>(
     client: pg.PoolClient,
@@ -88,16 +106,19 @@ export async function openPostgres(options: PostgresOptions, log: Logger): Promi
     signal: AbortSignal | undefined,
   ): Promise<QueryResult<R>> => {
     if (signal?.aborted) throw new DatabaseAbortError(signal.reason);
-    const pid = (client as unknown as { processID: number }).processID;
     let cancelled: Promise<void> | undefined;
     const onAbort = () => {
-      cancelled = cancel(pid);
+      cancelled ??= cancel(client);
     };
     signal?.addEventListener("abort", onAbort, { once: true });
+    // The server cannot time statements out behind a pooler: the cancel comes back as 57014, as its own would.
+    const timer = pooled ? setTimeout(onAbort, options.statementTimeoutMs) : undefined;
     let result: pg.QueryResult<R> | pg.QueryResult<R>[];
     try {
       result = await client.query<R>(
-        params === undefined ? sql : { name: statementName(sql), text: sql, values: params as unknown[] },
+        params === undefined
+          ? sql
+          : { name: pooled ? undefined : statementName(sql), text: sql, values: params as unknown[] },
       );
       // The statement beat its cancel: pg_cancel_backend names the backend, not the statement, so
       // the cancel would stop whatever this connection runs next (another caller's, once released).
@@ -110,6 +131,7 @@ export async function openPostgres(options: PostgresOptions, log: Logger): Promi
       }
       throw fromPg(error);
     } finally {
+      clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
     }
     // A script of several statements (exec) answers with one result each: the last one counts.
@@ -193,7 +215,11 @@ export async function openPostgres(options: PostgresOptions, log: Logger): Promi
     const where = options.connectionString
       ? redactUrl(options.connectionString)
       : `${options.host ?? "localhost"}:${options.port ?? 5432}/${options.database ?? ""}`;
-    throw new Error(`cannot connect to PostgreSQL at ${where}: ${(error as Error).message}`);
+    // PgBouncer's answer to the session settings sent at connect.
+    const hint = /unsupported startup parameter/.test((error as Error).message)
+      ? " (a transaction pooler such as PgBouncer? set storage.transaction_pooler)"
+      : "";
+    throw new Error(`cannot connect to PostgreSQL at ${where}: ${(error as Error).message}${hint}`);
   }
   return db;
 }
@@ -212,6 +238,33 @@ function statementName(sql: string): string | undefined {
     names.set(sql, name);
   }
   return name;
+}
+
+/**
+ * Sends the protocol's cancel request for the statement `client` runs, on a connection of its own
+ * to the same address, and resolves once the other end has closed it (it has passed the request on).
+ */
+function cancelRequest(client: pg.PoolClient): Promise<void> {
+  const { host, port, processID, secretKey } = client as unknown as {
+    host: string;
+    port: number;
+    processID: number;
+    secretKey: number;
+  };
+  const packet = Buffer.alloc(16);
+  packet.writeInt32BE(16, 0);
+  packet.writeInt32BE(80877102, 4); // the cancel request code
+  packet.writeInt32BE(processID, 8);
+  packet.writeInt32BE(secretKey, 12);
+  return new Promise((resolve, reject) => {
+    const socket = host.startsWith("/") ? net.connect(`${host}/.s.PGSQL.${port}`) : net.connect(port, host);
+    socket.setTimeout(5000, () => socket.destroy(new Error("cancel request: no answer in 5 s")));
+    // As libpq: send, then wait for the other end to close. Closing first is not only impolite:
+    // PgBouncer 1.18 dies of a cancel whose client left before it was forwarded.
+    socket.once("connect", () => socket.write(packet));
+    socket.once("error", reject);
+    socket.once("close", () => resolve());
+  });
 }
 
 function databaseFromUrl(url: string | undefined): string | undefined {

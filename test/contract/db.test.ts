@@ -3,15 +3,17 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../../src/db/database.js";
 import { openEmbedded } from "../../src/db/embedded.js";
 import { DatabaseAbortError, DatabaseTimeoutError } from "../../src/db/errors.js";
 import { loadMigrations, migrate } from "../../src/db/migrate.js";
-import { openPostgres } from "../../src/db/postgres.js";
+import { openPostgres, type PostgresOptions } from "../../src/db/postgres.js";
 import { assertTableName } from "../../src/db/table-name.js";
 import { createSessionRepository } from "../../src/sessions/repository/create.js";
-import { backends, postgresUrl, silentLogger } from "../support/databases.js";
+import { backends, dropServiceTable, postgresUrl, silentLogger } from "../support/databases.js";
+import { type Pooler, startPgBouncer } from "../support/pgbouncer.js";
 import { reportSkippedWithoutPostgres } from "../support/postgres-only.js";
 
 const log = silentLogger();
@@ -195,6 +197,112 @@ if (postgresUrl) {
   });
 }
 reportSkippedWithoutPostgres("PostgreSQL connections");
+
+// The same promises through a transaction-mode pooler: each transaction may get another server
+// backend, session settings are refused at connect, and a backend pid seen through it is not the server's.
+if (postgresUrl) {
+  describe("PostgreSQL connections through PgBouncer (transaction mode)", () => {
+    let pooler: Pooler;
+    let admin: pg.Client;
+    const table = `pgb_raced_${process.pid}`;
+    const open = (options: Partial<PostgresOptions> = {}) =>
+      openPostgres(
+        {
+          connectionString: pooler.url,
+          poolMax: 2,
+          statementTimeoutMs: 10_000,
+          connectTimeoutMs: 5000,
+          transactionPooler: true,
+          ...options,
+        },
+        log,
+      );
+    beforeAll(async () => {
+      pooler = await startPgBouncer(postgresUrl as string);
+      admin = new pg.Client({ connectionString: postgresUrl });
+      await admin.connect();
+    }, 30_000);
+    afterAll(async () => {
+      if (admin) {
+        await dropServiceTable(admin, table);
+        await admin.end();
+      }
+      await pooler?.stop();
+    });
+
+    it("without transactionPooler the service cannot connect, and is told which setting it needs", async () => {
+      const error = await open({ transactionPooler: false }).catch((e: unknown) => e as Error);
+      expect(String(error)).toContain("unsupported startup parameter");
+      expect(String(error)).toContain("transaction_pooler");
+    });
+
+    it("two replicas migrating at once apply each migration exactly once", async () => {
+      const [a, b] = await Promise.all([open(), open()]);
+      const results = await Promise.all([migrate(a, { table }, log), migrate(b, { table }, log)]);
+      const all = loadMigrations(table).length;
+      expect(results.map((r) => r.applied.length).sort()).toEqual([0, all]);
+      const { rows } = await admin.query<{ n: string }>(
+        "SELECT count(*)::text AS n FROM isotope_schema_migrations WHERE table_name = $1",
+        [table],
+      );
+      expect(rows[0]?.n).toBe(String(all));
+      // The same statements again and again, each time maybe on another backend: none is a
+      // prepared statement some backend lacks.
+      const repository = createSessionRepository(a, table);
+      for (let i = 0; i < 30; i++) {
+        await Promise.all([repository.load("nobody", false), createSessionRepository(b, table).load("nobody", true)]);
+      }
+      await Promise.all([a.close(), b.close()]);
+    });
+
+    it("cancels a running statement on the server when the caller aborts", async () => {
+      const db = await open();
+      try {
+        const error = await db.query("SELECT pg_sleep(10)", [], AbortSignal.timeout(100)).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(DatabaseAbortError);
+        const { rows } = await admin.query<{ n: string }>(
+          "SELECT count(*)::text AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(10)' AND state = 'active'",
+        );
+        expect(rows[0]?.n).toBe("0");
+        expect((await db.query<{ one: number }>("SELECT 1 AS one")).rows[0]?.one).toBe(1);
+      } finally {
+        await db.close();
+      }
+    });
+
+    it("a cancel sent for an abandoned statement never lands on the next caller's", async () => {
+      const single = await open({ poolMax: 1 });
+      try {
+        const next: string[] = [];
+        for (let i = 0; i < 40; i++) {
+          await single.query("SELECT pg_sleep(0.005)", [], AbortSignal.timeout(1 + (i % 6))).catch(() => {});
+          next.push(
+            await single.query("SELECT pg_sleep(0.05)").then(
+              () => "ok",
+              (error: { code?: string }) => error.code ?? String(error),
+            ),
+          );
+        }
+        expect(next.filter((outcome) => outcome !== "ok")).toEqual([]);
+      } finally {
+        await single.close();
+      }
+    });
+
+    it("stops a statement that runs past the statement timeout with SQLSTATE 57014", async () => {
+      const short = await open({ poolMax: 1, statementTimeoutMs: 100 });
+      try {
+        const error = await short.query("SELECT pg_sleep(5)").catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(DatabaseTimeoutError);
+        expect((error as DatabaseTimeoutError).sqlState).toBe("57014");
+        expect((await short.query<{ one: number }>("SELECT 1 AS one")).rows[0]?.one).toBe(1);
+      } finally {
+        await short.close();
+      }
+    });
+  });
+}
+reportSkippedWithoutPostgres("PostgreSQL connections through PgBouncer (transaction mode)");
 
 describe("the embedded database", () => {
   const dir = mkdtempSync(join(tmpdir(), "isotope-embedded-"));

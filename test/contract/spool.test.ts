@@ -119,4 +119,25 @@ describe.each(backends())("the outage spool's journal on $name", (backend) => {
     expect(spool.status().pending).toBe(0);
     await spool.close();
   });
+
+  it("a spooled Save without metadata keeps the stored metadata on replay, as a database Save would", async () => {
+    await repository.save({
+      sessionId: "m1",
+      dataJson: '{"n":1}',
+      metadataJson: '{"tenant":"t","user_id":"u"}',
+      expiry: { kind: "never" },
+      expectedVersion: undefined,
+    });
+    const spool = await openJournal(join(scratch, "metadata"), repository, await databaseClock(), silentLogger());
+    await spool.append({ sessionId: "m1", dataJson: '{"n":2}', metadataJson: undefined, expiresAt: undefined });
+    expect(spool.pendingOf("m1").map((write) => write.metadataJson)).toEqual([undefined]);
+    await spool.replayAll();
+    const row = await repository.load("m1", false);
+    expect({ data: JSON.parse(row?.dataJson ?? "null"), metadata: JSON.parse(row?.metadataJson ?? "null") }).toEqual({
+      data: { n: 2 },
+      metadata: { tenant: "t", user_id: "u" },
+    });
+    expect(row?.version).toBe(2n);
+    await spool.close();
+  });
 });

@@ -1,5 +1,5 @@
 // The service as an operator runs it: a real process started the way README says, its first log
-// lines, sessions surviving a restart on both backends, a graceful SIGTERM under load, and a bad
+// lines, sessions surviving a restart on both backends (PostgreSQL also through PgBouncer), a graceful SIGTERM under load, and a bad
 // configuration refused with every problem listed.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -7,8 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import pg from "pg";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dropServiceTable, postgresUrl } from "../support/databases.js";
+import { type Pooler, startPgBouncer } from "../support/pgbouncer.js";
 import { reportSkippedWithoutPostgres } from "../support/postgres-only.js";
 import { clientFor, serviceMain, startService, stop } from "../support/service.js";
 
@@ -86,32 +87,44 @@ describe("the embedded backend as a process", () => {
   });
 });
 
-// PostgreSQL runs only when DATABASE_URL names one (CI always sets it).
+// PostgreSQL runs only when DATABASE_URL names one (CI always sets it): directly, and through a
+// PgBouncer in transaction mode (storage.transaction_pooler).
 if (postgresUrl) {
-  describe("the PostgreSQL backend as a process", () => {
+  describe.each(["direct", "pgbouncer"] as const)("the PostgreSQL backend as a process, %s", (route) => {
     const table = `t_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+    let pooler: Pooler | undefined;
+    beforeAll(async () => {
+      if (route === "pgbouncer") pooler = await startPgBouncer(postgresUrl as string);
+    }, 30_000);
     afterAll(async () => {
       const client = new pg.Client({ connectionString: postgresUrl });
       await client.connect();
       await dropServiceTable(client, table);
       await client.end();
+      await pooler?.stop();
     });
 
     it("reads the seed's postgresql block, never logs the password, and keeps sessions", {
       timeout: 120_000,
     }, async () => {
       const database = new URL(postgresUrl as string).pathname.slice(1);
-      const config = join(scratch, "config.yaml");
+      const config = join(scratch, `config-${route}.yaml`);
       writeFileSync(
         config,
-        `postgresql:\n  host: 127.0.0.1\n  port: 5432\n  user: postgres\n  password: s3cret-pw\n  database: ${database}\n`,
+        `postgresql:\n  host: 127.0.0.1\n  port: ${pooler?.port ?? 5432}\n  user: postgres\n  password: s3cret-pw\n  database: ${database}\n` +
+          (pooler ? "storage:\n  transaction_pooler: true\n" : ""),
       );
       const first = await startService(["--config", config, "--table", table]);
       expect(
         first
           .lines()
           .slice(0, 3)
-          .some((line) => line.backend === "postgres" && line.database === database),
+          .some(
+            (line) =>
+              line.backend === "postgres" &&
+              line.database === database &&
+              line.transaction_pooler === (pooler !== undefined),
+          ),
       ).toBe(true);
       await clientFor(first).save({ sessionId: "pg-kept", data: { n: 1 }, metadata: { user_id: "u" } });
       expect(await stop(first)).toBe(0);
@@ -119,10 +132,13 @@ if (postgresUrl) {
       expect((await clientFor(second).load({ sessionId: "pg-kept" })).session?.data).toEqual({ n: 1 });
       expect(await stop(second)).toBe(0);
       expect(first.output() + second.output()).not.toContain("s3cret-pw");
+      // Through the pooler indeed: migrations, the Save and the Load were its transactions.
+      if (pooler) expect((await pooler.stats()).transactions).toBeGreaterThan(3);
     });
   });
 }
-reportSkippedWithoutPostgres("the PostgreSQL backend as a process");
+reportSkippedWithoutPostgres("the PostgreSQL backend as a process, direct");
+reportSkippedWithoutPostgres("the PostgreSQL backend as a process, pgbouncer");
 
 describe("a bad configuration", () => {
   it("exits with code 2 and lists every problem at once", { timeout: 60_000 }, async () => {

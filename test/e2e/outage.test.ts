@@ -86,13 +86,14 @@ describe("a database outage under load", () => {
     rmSync(scratch, { recursive: true, force: true });
   });
 
-  const boot = async (spoolDir?: string) => {
+  const boot = async (spoolDir?: string, healthProbeMs?: number) => {
     const server = await startServer(
       postgresAt(cluster.url, { poolMax, connectTimeoutMs: 2000 }),
       undefined,
       0,
       undefined,
       spoolDir,
+      { healthProbeMs },
     );
     const transport = createGrpcTransport({ baseUrl: server.url });
     return { server, client: createClient(SessionService, transport), health: createClient(Health, transport) };
@@ -196,6 +197,78 @@ describe("a database outage under load", () => {
       expect(replayed).toMatchObject({ durability: Durability.DATABASE, session: { version: 1n } });
       expect(replayed.session?.data).toEqual({ messages: [{ content: "while down" }] });
     } finally {
+      await server?.stop();
+    }
+  });
+  it("with a spool: List, Restore, RestoreStream and Statistics include spooled Saves once the database is back, before any ping replays them", {
+    timeout: 120_000,
+  }, async () => {
+    let server: RunningServer | undefined;
+    let down = false;
+    try {
+      // The probe pings once at start, then not for an hour: only the reads themselves can replay.
+      const booted = await boot(join(scratch, "spool-reads"), 3_600_000);
+      server = booted.server;
+      const { client } = booted;
+      const tenant = { tenant: "spool-reads" };
+      const metadata = { ...tenant, user_id: "u1" };
+      await client.save({ sessionId: "kept", data: { n: 1 }, metadata });
+      const stopDatabase = () => {
+        cluster.stop();
+        down = true;
+      };
+      const startDatabase = () => {
+        cluster.start();
+        down = false;
+      };
+      const spoolOne = async (sessionId: string, withMetadata = true) => {
+        stopDatabase();
+        const saved = await client.save({ sessionId, data: { n: 2 }, ...(withMetadata ? { metadata } : {}) });
+        expect(saved.durability).toBe(Durability.SPOOLED);
+        return saved;
+      };
+
+      // A spooled Save without metadata keeps the stored metadata, and says so: this replica knows it.
+      const kept = await spoolOne("kept", false);
+      expect(kept.session?.metadata).toEqual(metadata);
+      expect((await client.load({ sessionId: "kept" })).session).toMatchObject({ metadata, data: { n: 2 } });
+      // A session this replica never saw has none it knows of.
+      const fresh = await client.save({ sessionId: "fresh", data: { n: 1 } });
+      expect(fresh).toMatchObject({ durability: Durability.SPOOLED, session: { metadata: {} } });
+      // While they cannot be replayed, a List says so rather than answer without them.
+      const refused = await client.list({}).catch((error: unknown) => ConnectError.from(error));
+      expect(refused).toMatchObject({ code: Code.Unavailable });
+      expect((refused as ConnectError).rawMessage).toBe(
+        "2 spooled writes not yet replayed to the database, retry later",
+      );
+      startDatabase();
+      const listed = await client.list({ metadataFilter: tenant, includeData: true });
+      expect(
+        listed.sessions.map((s) => ({ id: s.sessionId, data: s.data, version: s.version, metadata: s.metadata })),
+      ).toEqual([{ id: "kept", data: { n: 2 }, version: 2n, metadata }]);
+      expect(server.repository.status().spool).toMatchObject({ pending: 0, replayed: 2, conflicts: 0 });
+
+      await spoolOne("for-restore");
+      startDatabase();
+      expect((await client.restore({ metadataFilter: tenant })).restoredCount).toBe(2n);
+
+      await spoolOne("for-stream");
+      startDatabase();
+      const streamed: string[] = [];
+      for await (const page of client.restoreStream({ metadataFilter: tenant })) {
+        streamed.push(...page.sessions.map((s) => s.sessionId));
+      }
+      expect(streamed).toEqual(["for-restore", "for-stream", "kept"]);
+
+      const before = (await client.statistics({})).totalSessions;
+      await spoolOne("for-statistics");
+      startDatabase();
+      expect((await client.statistics({})).totalSessions).toBe(before + 1n);
+      expect(server.repository.status().spool).toMatchObject({ pending: 0, replayed: 5, conflicts: 0 });
+      // Replayed, the Save without metadata left the stored metadata as it was.
+      expect((await client.load({ sessionId: "kept" })).session).toMatchObject({ version: 2n, metadata });
+    } finally {
+      if (down) cluster.start(); // a failed assertion left it stopped: the server's cleanup needs it
       await server?.stop();
     }
   });

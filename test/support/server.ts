@@ -60,6 +60,8 @@ export interface ServerOptions {
   auth?: AuthConfig;
   /** Certificate, key and optional client CA (PEM); none = cleartext. */
   tls?: TlsMaterial;
+  /** How often the health probe pings the database (and so replays the spool): 200 ms unless set. */
+  healthProbeMs?: number;
 }
 
 /** The configuration tests run with: production's defaults, small limits, a small cache. */
@@ -83,7 +85,7 @@ export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
 export async function startApp(
   backend: Backend,
   overrides: Partial<AppConfig> = {},
-  deps: { tls?: TlsMaterial; logs?: Array<Record<string, unknown>> } = {},
+  deps: { tls?: TlsMaterial; logs?: Array<Record<string, unknown>>; healthProbeMs?: number } = {},
 ): Promise<{ app: App; logs: Array<Record<string, unknown>>; stop(): Promise<void> }> {
   const { db, cleanup } = await backend.open();
   const logs = deps.logs ?? [];
@@ -91,7 +93,7 @@ export async function startApp(
     log: capturingLogger(logs),
     db,
     tls: deps.tls,
-    healthProbeMs: 200,
+    healthProbeMs: deps.healthProbeMs ?? 200,
   });
   return {
     app,
@@ -114,7 +116,7 @@ export async function startServer(
   const { app, logs, stop } = await startApp(
     backend,
     { limits, corsOrigins, spoolDir, ...(options.auth === undefined ? {} : { auth: options.auth }) },
-    { tls: options.tls },
+    { tls: options.tls, healthProbeMs: options.healthProbeMs },
   );
   const bound = await app.listen(port, "127.0.0.1");
   return {

@@ -1,6 +1,7 @@
 /**
  * The one table that turns failures below the API edge into Connect codes: the database's error
- * classes (src/db/errors.ts) each become a code with a fixed message. Anything it does not
+ * classes (src/db/errors.ts) each become a code with a fixed message (the spool's refusal also says
+ * how many writes it holds). Anything it does not
  * recognise becomes INTERNAL: SQL text, parameters and stacks never reach a client (the original
  * stays as `cause` for the log line).
  */
@@ -14,6 +15,7 @@ import {
   DatabaseTimeoutError,
   DatabaseUnavailableError,
 } from "../../db/errors.js";
+import { SpooledWritesPendingError } from "../../sessions/repository/contract.js";
 
 const databaseErrors: ReadonlyArray<[new (...args: never[]) => DatabaseError, Code, string]> = [
   [DatabaseUnavailableError, Code.Unavailable, "database unavailable, retry later"],
@@ -30,6 +32,10 @@ export function toConnectError(error: unknown): ConnectError {
     return error.reason instanceof ConnectError
       ? error.reason
       : new ConnectError("the call was cancelled", Code.Canceled, undefined, undefined, error);
+  }
+  // Says how many, so a caller knows its List was refused, not that the database is down.
+  if (error instanceof SpooledWritesPendingError) {
+    return new ConnectError(`${error.message}, retry later`, Code.Unavailable, undefined, undefined, error);
   }
   for (const [errorClass, code, message] of databaseErrors) {
     if (error instanceof errorClass) return new ConnectError(message, code, undefined, undefined, error);

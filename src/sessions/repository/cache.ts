@@ -132,12 +132,12 @@ export function withCache(repository: SessionRepository, maxBytes: number): Sess
       }
     },
 
+    // A replay that failed leaves the held copy: the spool's answers take its metadata meanwhile
+    // (lastKnown), and it is proven current before it is ever served as the session.
     async replaySpooled(sessionId, writes, signal) {
-      try {
-        return await repository.replaySpooled(sessionId, writes, signal);
-      } finally {
-        evict(sessionId);
-      }
+      const result = await repository.replaySpooled(sessionId, writes, signal);
+      evict(sessionId);
+      return result;
     },
 
     // Expired rows it removes are never served from here (a hit is proven current first); they
@@ -147,6 +147,7 @@ export function withCache(repository: SessionRepository, maxBytes: number): Sess
     statistics: (signal) => repository.statistics(signal),
     countRestorable: (query, signal) => repository.countRestorable(query, signal),
     ping: (signal) => repository.ping(signal),
+    lastKnown: (sessionId) => entries.get(sessionId)?.session ?? repository.lastKnown(sessionId),
 
     async *scan(query, signal) {
       const batches = repository.scan(query, signal);

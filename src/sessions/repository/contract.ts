@@ -11,6 +11,8 @@
  * - `save` bumps `version` by one on every write and reactivates a soft-deleted session;
  * - every statement is keyed by session_id or is a bounded batch (no long locks).
  */
+import { DatabaseUnavailableError } from "../../db/errors.js";
+
 /** Microseconds since 1970-01-01T00:00:00Z, as the database computed them. */
 export type Micros = bigint;
 
@@ -188,6 +190,11 @@ export interface SessionRepository {
    * holds a later write), which is a conflict and changes nothing.
    */
   replaySpooled(sessionId: string, writes: readonly SpooledWrite[], signal?: AbortSignal): Promise<ReplayResult>;
+  /**
+   * This layer's last copy of a session (the cache's), not proven current and never a read: what
+   * the spool falls back on for the metadata a spooled Save keeps. Undefined when none is held.
+   */
+  lastKnown(sessionId: string): StoredSession | undefined;
   /** A round trip; also returns the database clock, in microseconds since the epoch. */
   ping(signal?: AbortSignal): Promise<{ serverVersion: string; now: Micros }>;
   /** Figures of the layers that keep some (cache, spool), for CheckConnection. */
@@ -218,4 +225,14 @@ export interface SpoolStatus {
 export interface StackStatus {
   cache?: CacheStatus;
   spool?: SpoolStatus;
+}
+
+/**
+ * A read across sessions (List, Restore, Statistics, Cleanup) refused because this replica's
+ * spool holds acknowledged writes it cannot replay yet: the answer would silently miss them.
+ */
+export class SpooledWritesPendingError extends DatabaseUnavailableError {
+  constructor(readonly pending: number) {
+    super(`${pending} spooled write${pending === 1 ? "" : "s"} not yet replayed to the database`, undefined);
+  }
 }

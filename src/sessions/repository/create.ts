@@ -30,6 +30,7 @@ export function createSessionRepository(db: Db, table: string): SessionRepositor
     countRestorable: reads.countRestorable,
     scan: reads.scan,
     replaySpooled: writes.replaySpooled,
+    lastKnown: () => undefined,
     ping: maintenance.ping,
     status: () => ({}),
     close: async () => {},

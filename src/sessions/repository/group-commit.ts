@@ -84,6 +84,7 @@ export function withGroupCommit(repository: SessionRepository, options: GroupCom
     countRestorable: (query, signal) => repository.countRestorable(query, signal),
     scan: (query, signal) => repository.scan(query, signal),
     replaySpooled: (sessionId, writes, signal) => repository.replaySpooled(sessionId, writes, signal),
+    lastKnown: (sessionId) => repository.lastKnown(sessionId),
     ping: (signal) => repository.ping(signal),
     status: () => repository.status(),
     async close() {

@@ -34,6 +34,8 @@ export interface SpoolJournal {
   settle(sessionId: string, signal?: AbortSignal): Promise<SpooledWrite | undefined>;
   /** Replays every pending write; stops quietly at the first sign the database is still down. */
   replayAll(): Promise<void>;
+  /** The session's writes still to replay, oldest first. */
+  pendingOf(sessionId: string): readonly SpooledWrite[];
   close(): Promise<void>;
 }
 
@@ -247,6 +249,8 @@ export async function openJournal(
         }
       });
     },
+
+    pendingOf: (sessionId) => pending.get(sessionId) ?? [],
 
     async close() {
       await replaying;

@@ -6,10 +6,26 @@
  * undone by a replay — and fails with DatabaseUnavailableError while they cannot. A compare-and-set
  * is never spooled: it cannot be checked without the database. Every ping that gets through
  * teaches the layer the database's clock and replays what is pending.
+ *
+ * A read across sessions (List, Restore's count and scan, Statistics, Cleanup) first replays
+ * everything pending, and while some of it cannot be replayed fails with SpooledWritesPendingError
+ * (UNAVAILABLE, saying how many): it never answers without an acknowledged write. This replica's
+ * spool only: another replica's List does not know what this one holds.
+ *
+ * A spooled answer (the Save's, a Load's from the journal) shows the metadata the session will
+ * have once replayed, as far as this replica knows it: the newest spooled write that set some; else
+ * the copy it last read or wrote (the cache's), since a Save without metadata keeps the stored
+ * one; else none ({}), as for a new session. Replay itself keeps the database's, as a Save does.
  */
 import type { Logger } from "pino";
 import { DatabaseUnavailableError } from "../../db/errors.js";
-import type { Micros, SessionRepository, SpooledWrite, StoredSession } from "./contract.js";
+import {
+  type Micros,
+  type SessionRepository,
+  type SpooledWrite,
+  SpooledWritesPendingError,
+  type StoredSession,
+} from "./contract.js";
 import { openJournal } from "./spool-journal.js";
 
 const localMicros = (): Micros => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
@@ -33,6 +49,36 @@ export async function withSpool(
         undefined,
       );
     }
+  };
+
+  /** Replays everything pending before a read across sessions; refuses the read while some cannot be. */
+  const settleAll = async () => {
+    if (journal.status().pending === 0) return;
+    await journal.replayAll();
+    const { pending } = journal.status();
+    if (pending > 0) throw new SpooledWritesPendingError(pending);
+  };
+
+  /** A spooled write as a row: version 0 until the database assigns one on replay. */
+  const spooledRow = (write: SpooledWrite, withData: boolean): StoredSession => {
+    const data = JSON.parse(write.dataJson) as { messages?: unknown };
+    const metadataJson =
+      journal.pendingOf(write.sessionId).findLast((w) => w.seq <= write.seq && w.metadataJson !== undefined)
+        ?.metadataJson ??
+      repository.lastKnown(write.sessionId)?.metadataJson ??
+      "{}";
+    return {
+      sessionId: write.sessionId,
+      dataJson: withData ? write.dataJson : undefined,
+      metadataJson,
+      createdAt: write.spooledAt,
+      lastUpdated: write.spooledAt,
+      expiresAt: write.expiresAt,
+      version: 0n,
+      isActive: true,
+      messageCount: BigInt(Array.isArray(data.messages) ? data.messages.length : 0),
+      spooled: true,
+    };
   };
 
   /**
@@ -103,12 +149,29 @@ export async function withSpool(
       return repository.delete(sessionId, hard, signal);
     },
 
-    list: (query, signal) => repository.list(query, signal),
-    statistics: (signal) => repository.statistics(signal),
-    cleanup: (options, signal) => repository.cleanup(options, signal),
-    countRestorable: (query, signal) => repository.countRestorable(query, signal),
-    scan: (query, signal) => repository.scan(query, signal),
+    async list(query, signal) {
+      await settleAll();
+      return repository.list(query, signal);
+    },
+    async statistics(signal) {
+      await settleAll();
+      return repository.statistics(signal);
+    },
+    // Also a guard: a cleanup's write to a spooled session would make its replay a conflict.
+    async cleanup(options, signal) {
+      await settleAll();
+      return repository.cleanup(options, signal);
+    },
+    async countRestorable(query, signal) {
+      await settleAll();
+      return repository.countRestorable(query, signal);
+    },
+    async *scan(query, signal) {
+      await settleAll();
+      yield* repository.scan(query, signal);
+    },
     replaySpooled: (sessionId, writes, signal) => repository.replaySpooled(sessionId, writes, signal),
+    lastKnown: (sessionId) => repository.lastKnown(sessionId),
 
     async ping(signal) {
       const answer = await repository.ping(signal);
@@ -123,22 +186,5 @@ export async function withSpool(
       await journal.close();
       await repository.close();
     },
-  };
-}
-
-/** A spooled write as a row: version 0 until the database assigns one on replay. */
-function spooledRow(write: SpooledWrite, withData: boolean): StoredSession {
-  const data = JSON.parse(write.dataJson) as { messages?: unknown };
-  return {
-    sessionId: write.sessionId,
-    dataJson: withData ? write.dataJson : undefined,
-    metadataJson: write.metadataJson ?? "{}",
-    createdAt: write.spooledAt,
-    lastUpdated: write.spooledAt,
-    expiresAt: write.expiresAt,
-    version: 0n,
-    isActive: true,
-    messageCount: BigInt(Array.isArray(data.messages) ? data.messages.length : 0),
-    spooled: true,
   };
 }
