@@ -3,13 +3,14 @@
 # the Python client's tests (test/e2e/python.test.ts) use Debian's python3 with grpcio and
 # protobuf, and its stub generator uses Debian's protoc and grpc_python_plugin — the committed
 # stubs are what exactly these versions generate; the metrics tests (test/e2e/metrics.test.ts)
-# check the scrape and the example alert rules with promtool, from Debian's prometheus. Run first by
+# check the scrape and the example alert rules with promtool, from Debian's prometheus; the admin
+# console's tests (test/e2e/admin-*.test.ts) drive Debian's chromium with playwright-core. Run first by
 # `npm test` and by .ci/run.
 # Missing packages are installed with apt-get when running as root; otherwise this prints the
 # command to run and fails.
 set -euo pipefail
 
-packages=(protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf prometheus)
+packages=(protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf prometheus chromium)
 
 if ! command -v dpkg-query >/dev/null; then
   echo "prerequisites: npm test needs Debian's ${packages[*]}, and this machine has no dpkg (not Debian)." >&2
