@@ -8,7 +8,7 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AdminService } from "../../gen/isotope/admin/v1/admin_pb.js";
 import type { Role } from "../../src/config/load-config.js";
 import {
@@ -29,6 +29,12 @@ const replica = "replica-under-test";
 let browser: Browser;
 beforeAll(async () => {
   browser = await launchChromium();
+});
+// What the browser reported as an error (a script failure, a CSP violation): none, in every test.
+// Refused calls are not among them: the page shows those, and the test reads them there.
+const browserErrors: string[] = [];
+afterEach(() => {
+  expect(browserErrors.splice(0)).toEqual([]);
 });
 afterAll(async () => {
   await browser?.close();
@@ -56,6 +62,7 @@ describe.each(backends())("the admin console on $name", (backend) => {
   async function signedIn(role: Role, options: { bypassCSP?: boolean } = {}): Promise<Page> {
     const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, ...options });
     const page = await context.newPage();
+    watch(page);
     await page.goto(`${server.url}/admin/`);
     await page.getByLabel("Bearer token").fill(tokens[role]);
     await page.getByRole("button", { name: "Sign in" }).click();
@@ -90,6 +97,7 @@ describe.each(backends())("the admin console on $name", (backend) => {
   it("asks for a token, refuses a wrong one with its code, keeps a good one for the tab and forgets it on sign-out", async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
+    watch(page);
     await page.goto(`${server.url}/admin`);
     expect(page.url()).toBe(`${server.url}/admin/`);
     await page.getByLabel("Bearer token").fill("not-a-token");
@@ -384,6 +392,14 @@ describe.each(backends())("the admin console on $name", (backend) => {
     await page.context().close();
   });
 });
+
+function watch(page: Page): void {
+  page.on("pageerror", (error) => browserErrors.push(`page error: ${error.message}`));
+  page.on("console", (message) => {
+    // A refused RPC is a failed fetch the browser logs by itself (401, 404 …); the page shows it.
+    if (message.type() === "error" && !/status of 4\d\d/.test(message.text())) browserErrors.push(message.text());
+  });
+}
 
 function bearer(token: string): Interceptor {
   return (next) => (req) => {
