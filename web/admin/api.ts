@@ -36,7 +36,7 @@ export const admin = createClient(AdminService, transport);
 export interface Access {
   who: WhoAmIResponse;
   /** May the token call this SessionService method? */
-  can(method: "Touch" | "Delete" | "Cleanup" | "Restore" | "Save"): boolean;
+  can(method: "Touch" | "Delete" | "Cleanup" | "Restore"): boolean;
 }
 
 export function accessOf(who: WhoAmIResponse): Access {
