@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # Isotope Sessions: multi-stage build, production dependencies only, non-root, health-checked.
-# `build` compiles the TypeScript with tsc (scripts/build.mjs, as `npm start` does); the runtime
-# image runs the compiled JavaScript with node and holds neither tsc, tsx nor the sources.
+# `build` compiles the TypeScript with tsc and bundles the admin console with esbuild
+# (scripts/build.mjs, as `npm start` does); the runtime image runs the compiled JavaScript with node
+# and holds neither tsc, esbuild, tsx nor the sources.
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
@@ -12,6 +13,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/build.mjs scripts/
 COPY gen ./gen
 COPY src ./src
+COPY web ./web
 RUN npm run build
 
 FROM node:20-bookworm-slim AS deps
@@ -40,6 +42,8 @@ COPY package.json ./
 # by relative URLs from the compiled modules.
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/gen ./dist/gen
+# The admin console (/admin): one script, its stylesheet and the HTML shell, needing no dependency.
+COPY --from=build /app/dist/admin ./dist/admin
 COPY scripts/healthcheck.mjs ./scripts/healthcheck.mjs
 RUN mkdir -p /data && chown node:node /data
 USER node

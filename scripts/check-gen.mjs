@@ -4,6 +4,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import { buildDescriptorSets } from "./descriptor-sets.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const scratch = mkdtempSync(join(tmpdir(), "isotope-gen-"));
@@ -16,12 +17,8 @@ try {
     stdio: "inherit",
     env: { ...process.env, PATH: `${join(root, "node_modules/.bin")}:${process.env.PATH}` },
   });
-  // The descriptor set with comments (source info) that reflection serves; see package.json "generate".
-  execFileSync(
-    join(root, "node_modules/.bin/buf"),
-    ["build", "proto", "--as-file-descriptor-set", "-o", join(scratch, "gen/isotope/session/v1/session.binpb")],
-    { cwd: root, stdio: "inherit" },
-  );
+  // The descriptor sets with comments (source info) that reflection serves; see package.json "generate".
+  buildDescriptorSets(root, join(scratch, "gen"));
   const list = (dir) =>
     readdirSync(dir).flatMap((name) => {
       const path = join(dir, name);

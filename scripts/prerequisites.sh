@@ -5,13 +5,14 @@
 # stubs are what exactly these versions generate; the metrics tests (test/e2e/metrics.test.ts)
 # check the scrape and the example alert rules with promtool, from Debian's prometheus; the replica,
 # lifecycle and Db suites run the service through Debian's pgbouncer in transaction mode (each
-# starts its own, test/support/pgbouncer.ts; the package's own service is never used). Run first by
+# starts its own, test/support/pgbouncer.ts; the package's own service is never used); the admin
+# console's tests (test/e2e/admin-*.test.ts) drive Debian's chromium with playwright-core. Run first by
 # `npm test` and by .ci/run.
 # Missing packages are installed with apt-get when running as root; otherwise this prints the
 # command to run and fails.
 set -euo pipefail
 
-packages=(protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf prometheus pgbouncer)
+packages=(protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf prometheus pgbouncer chromium)
 
 if ! command -v dpkg-query >/dev/null; then
   echo "prerequisites: npm test needs Debian's ${packages[*]}, and this machine has no dpkg (not Debian)." >&2

@@ -2,12 +2,15 @@
  * createApp(config, deps): the one composition root. It builds the RPC routes and their
  * interceptors and the port — bound first when `deps.bindFirst` asks, as the process does — then
  * opens the database (or takes one), migrates it and builds the repository stack (SQL → group
- * commit → cache → spool) the routes call, the health probe and the scheduled maintenance. main.ts runs it as a process;
+ * commit → cache → spool) the routes call, the health probe and the scheduled maintenance; the
+ * admin console's page and service come with the routes. main.ts runs it as a process;
  * tests run it on port 0, or serve its routes in memory without a socket (`app.rpc`).
  */
 import { setMaxListeners } from "node:events";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { createAdminService } from "./admin/admin-service.js";
+import { createAdminPage } from "./admin/page.js";
 import type { Config } from "./config/load-config.js";
 import { DataDirectoryError } from "./db/data-dir.js";
 import type { Db } from "./db/database.js";
@@ -89,6 +92,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
   // unavailable until the database and the stack behind them are ready.
   const openDb = opening<Db>();
   const openStack = opening<SessionRepository>();
+  const openMaintenance = opening<Maintenance>();
   const metrics = createMetrics({ auth: config.auth });
   const rpc = createRpc({
     db: openDb.standIn,
@@ -97,12 +101,17 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     log,
     auth: config.auth,
     observer: metrics.interceptor,
+    admin: createAdminService({ maintenance: openMaintenance.standIn, cleanup: config.cleanup, auth: config.auth }),
   });
   const shutdown = new AbortController();
   // Every in-flight handler listens on this signal: hundreds at once is normal, not a leak.
   setMaxListeners(0, shutdown.signal);
   // What the port serves beside the RPCs, by path prefix (transport/pages.ts).
-  const pages: Page[] = [metrics.page, createHttpApi({ rpc, config, shutdownSignal: shutdown.signal, log })];
+  const pages: Page[] = [
+    metrics.page,
+    createHttpApi({ rpc, config, shutdownSignal: shutdown.signal, log }),
+    createAdminPage(),
+  ];
   const handler = createRpcHandler({
     routes: rpc.routes,
     interceptors: rpc.interceptors,
@@ -167,6 +176,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     observer: metrics.maintenanceObserver,
     log,
   });
+  openMaintenance.open(maintenance);
   metrics.readFrom({
     db,
     repository,

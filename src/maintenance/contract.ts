@@ -28,6 +28,14 @@ export interface SessionsSample {
   totalDataBytes: number;
 }
 
+/** Samples over a range of time, for charts. */
+export interface Trend {
+  /** The range's end: now, on the database clock. */
+  until: Date;
+  /** At most one per step (its newest), oldest first. */
+  samples: SessionsSample[];
+}
+
 /** Told of this replica's maintenance as it happens (metrics count it). */
 export interface MaintenanceObserver {
   cleanupRan(run: CleanupRun): void;
@@ -43,4 +51,6 @@ export interface Maintenance {
   lastCleanup(signal?: AbortSignal): Promise<CleanupRun | undefined>;
   /** The newest sample by any replica, from the database; undefined before the first. */
   latestSample(signal?: AbortSignal): Promise<SessionsSample | undefined>;
+  /** The samples of the last `rangeMs` by any replica, the newest of each `stepMs`, oldest first. */
+  trend(rangeMs: number, stepMs: number, signal?: AbortSignal): Promise<Trend>;
 }

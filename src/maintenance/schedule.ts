@@ -174,6 +174,7 @@ export function createMaintenance(deps: MaintenanceDeps): Maintenance {
 
     lastCleanup: (signal) => job.last(signal),
     latestSample: (signal) => samples.latest(signal),
+    trend: (rangeMs, stepMs, signal) => samples.trend(rangeMs, stepMs, signal),
   };
 }
 

@@ -1,6 +1,6 @@
 /**
- * What the port serves, as a Connect router: SessionService, grpc.health.v1.Health and gRPC
- * reflection (v1 and v1alpha), behind one interceptor chain — logging, then an observer (metrics),
+ * What the port serves, as a Connect router: SessionService, AdminService (the console's, when
+ * given), grpc.health.v1.Health and gRPC reflection (v1 and v1alpha), behind one interceptor chain — logging, then an observer (metrics),
  * then access control, then the drain, then error mapping — shared by the Connect router and the
  * transport's unary adapter, so every protocol is logged, counted, authorised and drained alike. Servable without a socket:
  * `createRouterTransport(rpc.routes, { router: { interceptors: rpc.interceptors } })`.
@@ -8,9 +8,10 @@
 import { readFileSync } from "node:fs";
 import { createFileRegistry, type DescFile, fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
-import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { file_health_v1_health } from "../../gen/health/v1/health_pb.js";
+import { AdminService, file_isotope_admin_v1_admin } from "../../gen/isotope/admin/v1/admin_pb.js";
 import { file_isotope_session_v1_session, SessionService } from "../../gen/isotope/session/v1/session_pb.js";
 import type { AuthConfig, Limits } from "../config/load-config.js";
 import type { Db } from "../db/database.js";
@@ -35,6 +36,8 @@ export interface RpcDeps {
    * calls auth refuses and the drain turns away as well, each with its code.
    */
   observer?: Interceptor;
+  /** AdminService's implementation (src/admin), served behind the same chain; none = not served. */
+  admin?: ServiceImpl<typeof AdminService>;
 }
 
 export interface Rpc {
@@ -46,7 +49,7 @@ export interface Rpc {
   drain: Drain;
 }
 
-export function createRpc({ db, repository, limits, log, auth, observer }: RpcDeps): Rpc {
+export function createRpc({ db, repository, limits, log, auth, observer, admin }: RpcDeps): Rpc {
   const health = createHealth();
   const drain = createDrain();
   const sessionService = createSessionService({ db, repository, limits });
@@ -61,12 +64,14 @@ export function createRpc({ db, repository, limits, log, auth, observer }: RpcDe
     drain.interceptor,
     errorInterceptor(),
   ];
-  const described = describedSessionFile();
+  const described = [describedFile(file_isotope_session_v1_session, "session/v1/session")];
+  if (admin !== undefined) described.push(describedFile(file_isotope_admin_v1_admin, "admin/v1/admin"));
   return {
     routes(router) {
       router.service(SessionService, sessionService);
+      if (admin !== undefined) router.service(AdminService, admin);
       health.registerOn(router);
-      registerReflection(router, [described, file_health_v1_health]);
+      registerReflection(router, [...described, file_health_v1_health]);
     },
     interceptors,
     health,
@@ -84,11 +89,11 @@ export function messageRecursionLimit(limits: Limits): number {
 }
 
 /**
- * The contract as reflection serves it: from the descriptor set `npm run generate` builds, which
- * keeps the .proto comments (the descriptor embedded in gen/*_pb.ts drops them).
+ * A contract file as reflection serves it: from the descriptor set `npm run generate` builds beside
+ * its generated code, which keeps the .proto comments (the descriptor embedded in gen/*_pb.ts drops them).
  */
-function describedSessionFile(): DescFile {
-  const bytes = readFileSync(new URL("../../gen/isotope/session/v1/session.binpb", import.meta.url));
+function describedFile(file: DescFile, path: string): DescFile {
+  const bytes = readFileSync(new URL(`../../gen/isotope/${path}.binpb`, import.meta.url));
   const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, bytes));
-  return registry.getFile(file_isotope_session_v1_session.proto.name) ?? file_isotope_session_v1_session;
+  return registry.getFile(file.proto.name) ?? file;
 }

@@ -1,7 +1,7 @@
 // Scheduled maintenance (src/maintenance/) on every backend: the job row's claim lets exactly one
 // replica run each interval and hands a dead holder's job over once its lease expires; a run
 // cleans up through the repository stack, records its counts and a sessions sample, trims old
-// samples, and survives its own failure; stop() aborts a run and frees the job for the others.
+// samples (read back as a trend: each step's newest), and survives its own failure; stop() aborts a run and frees the job for the others.
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { CleanupConfig } from "../../src/config/load-config.js";
 import type { Db } from "../../src/db/database.js";
@@ -173,6 +173,39 @@ describe.each(backends())("scheduled maintenance on $name", (backend) => {
     const { rows } = await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}_samples`);
     expect(Number(rows[0]?.n)).toBe(2);
     expect(await solo.maintenance.latestSample()).toEqual(solo.samples[0]);
+  });
+
+  it("a trend holds the newest sample of each step in the range, oldest first, with the database's now", async () => {
+    await freshTable();
+    // Whole hours on the database clock, so the steps (1 h) have known members.
+    const sample = (at: string, active: number) =>
+      db.query(
+        `INSERT INTO ${table}_samples (taken_at, active, inactive, expired, total_messages, total_data_bytes)
+         VALUES (date_trunc('hour', now()) - interval '${at}', $1::int8, 1, 2, 3, 4)`,
+        [String(active)],
+      );
+    for (const [at, active] of [
+      ["7 days", 1], // outside a 6 h range
+      ["3 hours - 10 minutes", 2],
+      ["3 hours - 50 minutes", 3], // the newest of its hour
+      ["2 hours - 20 minutes", 4],
+    ] as const)
+      await sample(at, active);
+    const maintenance = createMaintenance({
+      db,
+      repository,
+      table,
+      cleanup: testCleanup,
+      replica: "reader",
+      log: silentLogger(),
+    });
+    const before = Date.now();
+    const trend = await maintenance.trend(6 * 3_600_000, 3_600_000);
+    expect(trend.samples.map((s) => s.active)).toEqual([3, 4]);
+    expect(trend.samples[0]).toMatchObject({ inactive: 1, expired: 2, totalMessages: 3, totalDataBytes: 4 });
+    expect(Math.abs(trend.until.getTime() - before)).toBeLessThan(60_000);
+    expect((await maintenance.trend(8 * dayMs, 3_600_000)).samples.map((s) => s.active)).toEqual([1, 3, 4]);
+    expect((await maintenance.trend(60_000, 1000)).samples).toEqual([]);
   });
 
   it("works beside a table name of the longest length allowed", async () => {

@@ -221,8 +221,17 @@ describe("buf curl through reflection alone", () => {
       "grpc.health.v1.Health",
       "grpc.reflection.v1.ServerReflection",
       "grpc.reflection.v1alpha.ServerReflection",
+      "isotope.admin.v1.AdminService",
       "isotope.session.v1.SessionService",
     ]);
+  });
+
+  it("calls AdminService, the console's, by its descriptor from reflection", async () => {
+    const admin = (method: string, body: object) =>
+      buf("-d", JSON.stringify(body), `${server.url}/isotope.admin.v1.AdminService/${method}`).then(JSON.parse);
+    expect((await admin("WhoAmI", {})).methods).toContain("isotope.session.v1.SessionService/Cleanup");
+    expect(await admin("Trends", { range: "3600s" })).toMatchObject({ range: "3600s", step: "30s" });
+    expect(await admin("MaintenanceStatus", {})).toHaveProperty("sampleRetention");
   });
 
   it("calls every SessionService RPC", async () => {

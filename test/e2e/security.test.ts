@@ -13,9 +13,10 @@ import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ServerReflection, ServerReflectionRequestSchema } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/health/v1/health_pb.js";
+import { AdminService } from "../../gen/isotope/admin/v1/admin_pb.js";
 import { SessionService } from "../../gen/isotope/session/v1/session_pb.js";
 import type { AuthConfig, Role } from "../../src/config/load-config.js";
-import { allowedMethods } from "../../src/rpc/interceptors/auth.js";
+import { allowedAdminMethods, allowedMethods } from "../../src/rpc/interceptors/auth.js";
 import { backends, embedded } from "../support/databases.js";
 import { type RunningServer, startServer, tableChecksum, testLimits } from "../support/server.js";
 
@@ -142,6 +143,14 @@ it("classifies every SessionService method, exactly as the spec's role table say
     expect([...allowedMethods[role]].sort()).toEqual(expected[role].sort());
 });
 
+/** AdminService (the console's reads): every role may call every method. */
+const adminMethods = AdminService.methods.map((m) => m.name);
+
+it("classifies every AdminService method: each open to every role, none to a caller without a valid token", () => {
+  for (const role of Object.keys(expected) as Role[])
+    expect([...allowedAdminMethods[role]].sort()).toEqual([...adminMethods].sort());
+});
+
 describe.each(backends())("access control on $name", (backend) => {
   let server: RunningServer;
   let grpcJs: grpc.Client;
@@ -190,6 +199,27 @@ describe.each(backends())("access control on $name", (backend) => {
         const { code } = await callGrpcJs(grpcJs, method, tokenOf(caller));
         seen[`${caller} ${method}`] = outcomeOf(code);
         want[`${caller} ${method}`] = expectedOutcome(caller, method);
+      }
+    }
+    expect(seen).toEqual(want);
+  });
+
+  it("every AdminService method × every caller over gRPC and Connect", async () => {
+    const seen: Record<string, Outcome> = {};
+    const want: Record<string, Outcome> = {};
+    for (const name of ["gRPC via connect-node (fast path for unary)", "Connect over HTTP/1.1 (connect-node router)"]) {
+      for (const caller of callers) {
+        const client = createClient(AdminService, transports[name as keyof typeof transports](tokenOf(caller)));
+        for (const method of AdminService.methods) {
+          const call = client[method.localName as "whoAmI"] as (request: object) => Promise<unknown>;
+          const code = await call({}).then(
+            () => undefined,
+            (error: unknown) => ConnectError.from(error).code,
+          );
+          seen[`${name} ${caller} ${method.name}`] = outcomeOf(code);
+          want[`${name} ${caller} ${method.name}`] =
+            caller === "no token" || caller === "wrong token" ? "unauthenticated" : "allowed";
+        }
       }
     }
     expect(seen).toEqual(want);
@@ -276,7 +306,9 @@ describe("health and reflection", () => {
 
     it("are open to callers without a token, while SessionService is not", async () => {
       expect(await check(server)).toBe(HealthCheckResponse_ServingStatus.SERVING);
-      expect(await listServices(server)).toContain(SessionService.typeName);
+      expect(await listServices(server)).toEqual(
+        expect.arrayContaining([SessionService.typeName, AdminService.typeName]),
+      );
       const sessions = createClient(SessionService, createGrpcTransport({ baseUrl: server.url }));
       await expect(sessions.checkConnection({})).rejects.toMatchObject({ code: Code.Unauthenticated });
     });

@@ -1,14 +1,15 @@
 /**
  * Access control: bearer tokens, each with a role. A caller sends `authorization: Bearer <token>`;
  * the SHA-256 of the token is compared in constant time with every configured hash, and the
- * token's role decides which SessionService methods it may call. No token configured = no access
- * control. The token is never logged, kept or echoed: only its configured `name` is (as the caller).
+ * token's role decides which SessionService and AdminService methods it may call. No token
+ * configured = no access control. The token is never logged, kept or echoed: only its configured `name` is (as the caller).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Code, ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
 import { ServerReflection as ReflectionV1 } from "../../../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1alpha } from "../../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { Health } from "../../../gen/health/v1/health_pb.js";
+import { AdminService } from "../../../gen/isotope/admin/v1/admin_pb.js";
 import { SessionService } from "../../../gen/isotope/session/v1/session_pb.js";
 import type { AuthConfig, Role, TokenConfig } from "../../config/load-config.js";
 
@@ -26,6 +27,20 @@ export const allowedMethods: Readonly<Record<Role, ReadonlySet<string>>> = {
   write: new Set(write),
   admin: new Set(admin),
 };
+
+/** AdminService: the console's reads, open to every role (what a role may change is SessionService's). */
+const adminReads = ["WhoAmI", "MaintenanceStatus", "Trends"];
+export const allowedAdminMethods: Readonly<Record<Role, ReadonlySet<string>>> = {
+  read: new Set(adminReads),
+  write: new Set(adminReads),
+  admin: new Set(adminReads),
+};
+
+/** Each service a token's role governs, with its table; other services are health and reflection. */
+export const accessTables: ReadonlyMap<string, Readonly<Record<Role, ReadonlySet<string>>>> = new Map([
+  [SessionService.typeName, allowedMethods],
+  [AdminService.typeName, allowedAdminMethods],
+]);
 
 /** Who made the call, for the log line (set by the auth interceptor once the token is accepted). */
 export interface Caller {
@@ -59,9 +74,10 @@ export function authInterceptor(config: AuthConfig): Interceptor | undefined {
     const caller = identify(token);
     if (caller === undefined) throw new ConnectError("the bearer token is not valid", Code.Unauthenticated);
     req.contextValues.set(callerKey, caller);
+    const table = accessTables.get(service);
     const allowed =
-      service === SessionService.typeName
-        ? allowedMethods[caller.role].has(req.method.name)
+      table !== undefined
+        ? table[caller.role].has(req.method.name)
         : service === Health.typeName || reflectionServices.has(service);
     if (!allowed) {
       throw new ConnectError(
