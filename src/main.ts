@@ -85,7 +85,7 @@ async function main(): Promise<void> {
         : `PostgreSQL database "${app.db.location}"`;
     process.stderr.write(
       `isotope-sessions serving gRPC, gRPC-Web and Connect on ${scheme}://${config.host ?? "localhost"}:${port} ` +
-        `(the HTTP API under /api, metrics at /metrics) — ${where}; ` +
+        `(the HTTP API under /api, metrics at /metrics, the admin console at /admin) — ${where}; ` +
         `access control ${config.auth.tokens.length === 0 ? "off" : "on"}; Ctrl-C stops it\n`,
     );
   }

@@ -19,7 +19,7 @@ describe("the start-up line", () => {
     const prettyErr = pretty.errorOutput();
     await stop(pretty);
     expect(prettyErr).toContain(
-      `isotope-sessions serving gRPC, gRPC-Web and Connect on http://127.0.0.1:${pretty.port} (the HTTP API under /api, metrics at /metrics) — embedded database in ${join(scratch, "pretty")}; access control off`,
+      `isotope-sessions serving gRPC, gRPC-Web and Connect on http://127.0.0.1:${pretty.port} (the HTTP API under /api, metrics at /metrics, the admin console at /admin) — embedded database in ${join(scratch, "pretty")}; access control off`,
     );
 
     const json = await startService(["--data-dir", join(scratch, "json"), "--log-format", "json"]);
