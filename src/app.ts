@@ -2,7 +2,7 @@
  * createApp(config, deps): the one composition root. It builds the RPC routes and their
  * interceptors and the port — bound first when `deps.bindFirst` asks, as the process does — then
  * opens the database (or takes one), migrates it and builds the repository stack (SQL → group
- * commit → cache → spool) the routes call, the health probe and the scheduled maintenance. main.ts runs it as a process;
+ * commit → cache → spool) the routes call, the change feed, the health probe and the scheduled maintenance. main.ts runs it as a process;
  * tests run it on port 0, or serve its routes in memory without a socket (`app.rpc`).
  */
 import { setMaxListeners } from "node:events";
@@ -14,12 +14,15 @@ import type { Db } from "./db/database.js";
 import { DatabaseUnavailableError } from "./db/errors.js";
 import { migrate } from "./db/migrate.js";
 import { openDatabase } from "./db/open.js";
+import type { ChangeFeed } from "./feed/contract.js";
+import { createChangeFeed } from "./feed/feed.js";
 import { createHttpApi } from "./http/api.js";
 import type { Maintenance } from "./maintenance/contract.js";
 import { createMaintenance } from "./maintenance/schedule.js";
 import { createMetrics } from "./metrics/metrics.js";
 import { createHealthProbe } from "./rpc/health-probe.js";
 import { createRpc, messageRecursionLimit, type Rpc } from "./rpc/routes.js";
+import { changeLog, changeRecorder } from "./sessions/repository/change-log.js";
 import type { SessionRepository } from "./sessions/repository/contract.js";
 import { createRepositoryStack } from "./sessions/repository/stack.js";
 import { createRpcHandler } from "./transport/handler.js";
@@ -39,6 +42,7 @@ export type AppConfig = Pick<
   | "corsOrigins"
   | "auth"
   | "cleanup"
+  | "changes"
   | "replicaName"
 >;
 
@@ -89,10 +93,12 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
   // unavailable until the database and the stack behind them are ready.
   const openDb = opening<Db>();
   const openStack = opening<SessionRepository>();
+  const openFeed = opening<ChangeFeed>();
   const metrics = createMetrics({ auth: config.auth });
   const rpc = createRpc({
     db: openDb.standIn,
     repository: openStack.standIn,
+    feed: openFeed.standIn,
     limits: config.limits,
     log,
     auth: config.auth,
@@ -134,10 +140,13 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
 
   let db: Db | undefined;
   let repository: SessionRepository;
+  let feed: ChangeFeed;
   try {
     db = deps.db ?? (await openDatabase(config.database, log, bound));
     const { applied } = await migrate(db, { table: config.table }, log);
     if (applied.length > 0) log.info({ applied }, "migrations applied");
+    feed = createChangeFeed(db, changeLog(db, config.table), config.table, config.changes, log);
+    const changes = changeRecorder(config.table, config.changes.enabled, feed.written);
     repository = await createRepositoryStack(
       db,
       {
@@ -145,6 +154,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
         groupCommit: { ...config.groupCommit, onBatch: metrics.groupCommitBatch },
         cacheBytes: config.cacheBytes,
         spoolDir: config.spoolDir,
+        changes,
       },
       log,
     );
@@ -156,6 +166,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
   }
   openDb.open(db);
   openStack.open(repository);
+  openFeed.open(feed);
   log.info({ cache_bytes: config.cacheBytes, group_commit: config.groupCommit }, "hot cache and group commit");
   const probe = createHealthProbe({ repository, health: rpc.health, intervalMs: healthProbeMs, log });
   const maintenance = createMaintenance({
@@ -164,6 +175,9 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     table: config.table,
     cleanup: config.cleanup,
     replica: config.replicaName,
+    changes: config.changes.enabled
+      ? { log: changeLog(db, config.table), retentionMs: config.changes.retentionMs }
+      : undefined,
     observer: metrics.maintenanceObserver,
     log,
   });
@@ -183,12 +197,15 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
       await probe.check();
       probe.start();
       maintenance.start();
+      feed.start();
       return bound ?? http.listen(port, host);
     },
     async stop(graceMs) {
       probe.stop();
-      // A cleanup in progress is aborted now, not after the grace period.
+      // A cleanup in progress is aborted now, not after the grace period; Watch streams end now
+      // (UNAVAILABLE, with where to resume), they would never finish on their own.
       const maintenanceStopped = maintenance.stop();
+      const feedStopped = feed.stop();
       rpc.drain.start();
       rpc.health.shutdown();
       const closed = http.stopAccepting();
@@ -206,6 +223,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
       await http.disconnect();
       await closed;
       await maintenanceStopped;
+      await feedStopped;
       await repository.close();
       if (deps.db === undefined) await db.close();
     },
