@@ -63,9 +63,26 @@ export function listen(connection: pg.ClientConfig, channel: string, onHint: () 
   };
   void open();
 
+  // One NOTIFY on the wire at a time; hints asked for meanwhile go as one after it.
+  let sending = false;
+  let again = false;
+  const send = () => {
+    if (client === undefined) return;
+    sending = true;
+    again = false;
+    client
+      .query(`NOTIFY ${quoted}`)
+      .catch(() => {})
+      .finally(() => {
+        sending = false;
+        if (again) send();
+      });
+  };
+
   return {
     notify() {
-      client?.query(`NOTIFY ${quoted}`).catch(() => {});
+      if (sending) again = true;
+      else send();
       onHint();
     },
     async close() {
