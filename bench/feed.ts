@@ -47,7 +47,14 @@ async function turn(name: Turn) {
   const figures = await closedLoop(
     (_, index) => client.save({ sessionId: sessionId(index), data: nextDocument(index), metadata: metadataFor(index) }),
     { workload: "save", concurrency, warmupMs: 1000, durationMs: seconds * 1000, sessions },
-    { opened: () => void (cpuAtOpen = cpuSeconds(pid)), closed: () => void (cpuUsed = cpuSeconds(pid) - cpuAtOpen) },
+    {
+      opened() {
+        cpuAtOpen = cpuSeconds(pid);
+      },
+      closed() {
+        cpuUsed = cpuSeconds(pid) - cpuAtOpen;
+      },
+    },
   );
   watch.abort();
   const list = results.get(name) ?? [];
