@@ -37,6 +37,8 @@ export function createChangeFeed(
 ): ChangeFeed {
   const pageSize = options.pageSize ?? 1000;
   const maxQueued = options.maxQueuedEvents ?? 10_000;
+  /** Every stream; `live` ones are fed by the shared reader, the others are catching up. */
+  const streams = new Set<Subscription>();
   const live = new Set<Subscription>();
   /** Where the shared reader has read to; undefined while no stream is live. */
   let head: bigint | undefined;
@@ -132,6 +134,7 @@ export function createChangeFeed(
         );
       }
       const subscription = new Subscription(query, start, maxQueued);
+      streams.add(subscription);
       try {
         // First, where the stream starts: a client resumes from here even if nothing happens.
         yield { events: [], position: start };
@@ -141,6 +144,7 @@ export function createChangeFeed(
         if (signal.aborted && !(error instanceof FeedError)) return;
         throw error;
       } finally {
+        streams.delete(subscription);
         live.delete(subscription);
         if (live.size === 0) head = undefined;
       }
@@ -167,8 +171,7 @@ export function createChangeFeed(
     async stop() {
       stopped = true;
       clearTimeout(poll);
-      for (const subscription of live) subscription.fail(stoppedError(subscription.cursor));
-      live.clear();
+      for (const subscription of streams) subscription.fail(stoppedError(subscription.sent));
       await running;
       await hints?.close();
     },

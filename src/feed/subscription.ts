@@ -28,8 +28,8 @@ export class Subscription {
   private told: bigint;
   private failure: FeedError | undefined;
   private wake: (() => void) | undefined;
-  /** Of the last event the stream sent, or its start: where the client may resume from. */
-  private sent: bigint;
+  /** The position of the last batch the stream sent, or its start: where the client may resume from. */
+  sent: bigint;
 
   constructor(
     private readonly query: WatchQuery,
