@@ -4,7 +4,8 @@
  * callers in flight, taking turns round after round so a noisy machine weighs on both alike. With
  * the feed on, each Save's statement also inserts its log row, the replica runs a sequencing step
  * after its writes and NOTIFYs once per step; the "on, watched" turns have a Watch stream reading
- * every event as well. Ratios are within one run.
+ * every event as well (in this process: its client CPU competes with the callers'). Figures per
+ * turn: Saves/s, latency, the server's and PostgreSQL's CPU per Save; ratios are within one run.
  *
  * Usage: npm run bench:feed
  * Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), BENCH_SECONDS
@@ -13,7 +14,8 @@
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { SessionService } from "../gen/isotope/session/v1/session_pb.js";
-import { cpuSeconds } from "./cpu.js";
+import { cpuSeconds, type PostgresCpu, watchPostgresCpu } from "./cpu.js";
+import { benchDatabases } from "./data-set.js";
 import { spawnServer } from "./server.js";
 import { closedLoop, metadataFor, nextDocument, sessionId, sleep } from "./workload.js";
 
@@ -29,7 +31,8 @@ const servers = { off: await server("bench_feed_off", false), on: await server("
 const clientOf = (url: string) => createClient(SessionService, createGrpcTransport({ baseUrl: url }));
 
 type Turn = "off" | "on" | "on, watched";
-const results = new Map<Turn, Array<{ savesPerSecond: number; p99Ms: number; serverCpuUs: number }>>();
+type Figure = "savesPerSecond" | "serverCpuUs" | "postgresCpuUs";
+const results = new Map<Turn, Array<Record<Figure, number>>>();
 
 async function turn(name: Turn) {
   const target = name === "off" ? servers.off : servers.on;
@@ -44,15 +47,19 @@ async function turn(name: Turn) {
   const pid = target.child.pid as number;
   let cpuAtOpen = 0;
   let cpuUsed = 0;
+  let postgres: { stop(): PostgresCpu } | undefined;
+  let postgresUsed = 0;
   const figures = await closedLoop(
     (_, index) => client.save({ sessionId: sessionId(index), data: nextDocument(index), metadata: metadataFor(index) }),
     { workload: "save", concurrency, warmupMs: 1000, durationMs: seconds * 1000, sessions },
     {
       opened() {
         cpuAtOpen = cpuSeconds(pid);
+        postgres = watchPostgresCpu(benchDatabases(databaseUrl));
       },
       closed() {
         cpuUsed = cpuSeconds(pid) - cpuAtOpen;
+        postgresUsed = postgres?.stop().seconds ?? Number.NaN;
       },
     },
   );
@@ -60,12 +67,12 @@ async function turn(name: Turn) {
   const list = results.get(name) ?? [];
   list.push({
     savesPerSecond: figures.opsPerSecond,
-    p99Ms: figures.p99Ms,
     serverCpuUs: (cpuUsed / figures.ops) * 1e6,
+    postgresCpuUs: (postgresUsed / figures.ops) * 1e6,
   });
   results.set(name, list);
   console.log(
-    `${name.padEnd(12)} ${figures.opsPerSecond.toFixed(0).padStart(6)} Saves/s  p50 ${figures.p50Ms.toFixed(1)} ms  p99 ${figures.p99Ms.toFixed(1)} ms  server CPU ${((cpuUsed / figures.ops) * 1e6).toFixed(0)} µs/Save  errors ${figures.errors}${name === "on, watched" ? `  events watched ${watched}` : ""}`,
+    `${name.padEnd(12)} ${figures.opsPerSecond.toFixed(0).padStart(6)} Saves/s  p50 ${figures.p50Ms.toFixed(1)} ms  p99 ${figures.p99Ms.toFixed(1)} ms  server CPU ${((cpuUsed / figures.ops) * 1e6).toFixed(0)} µs/Save  PostgreSQL CPU ${((postgresUsed / figures.ops) * 1e6).toFixed(0)} µs/Save  errors ${figures.errors}${name === "on, watched" ? `  events watched ${watched}` : ""}`,
   );
   await sleep(500);
 }
@@ -80,10 +87,10 @@ try {
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
-const of = (name: Turn, key: "savesPerSecond" | "serverCpuUs") => median((results.get(name) ?? []).map((r) => r[key]));
+const of = (name: Turn, key: Figure) => median((results.get(name) ?? []).map((r) => r[key]));
 console.log("\nmedians over the rounds, relative to the feed off:");
 for (const name of ["on", "on, watched"] as const) {
   console.log(
-    `${name.padEnd(12)} throughput ${(of(name, "savesPerSecond") / of("off", "savesPerSecond")).toFixed(2)}×  server CPU per Save ${(of(name, "serverCpuUs") / of("off", "serverCpuUs")).toFixed(2)}×`,
+    `${name.padEnd(12)} throughput ${(of(name, "savesPerSecond") / of("off", "savesPerSecond")).toFixed(2)}×  server CPU per Save ${(of(name, "serverCpuUs") / of("off", "serverCpuUs")).toFixed(2)}×  PostgreSQL CPU per Save ${(of(name, "postgresCpuUs") / of("off", "postgresCpuUs")).toFixed(2)}×`,
   );
 }

@@ -108,11 +108,13 @@ export function changeLog(db: Db, table: string): ChangeLog {
     UPDATE ${feed} SET last_seq = COALESCE((SELECT max(seq) FROM given), last_seq)
     RETURNING last_seq::text AS last_seq, trimmed_through::text AS trimmed_through,
       (SELECT count(*) FROM given)::int8::text AS n`;
-  // One row even when no event follows, so the bounds always come back.
+  // One row even when no event follows, so the bounds always come back. LIMIT 1 tells the planner
+  // what the feed table holds: unanalysed, it guessed 1,810 rows, and the join's estimate made
+  // PostgreSQL JIT-compile every read (6 ms of CPU each).
   const readSql = `SELECT c.seq::text AS seq, c.session_id, c.kind, c.version::text AS version,
       c.metadata::text AS metadata_json, ${micros("c.changed_at")} AS changed_at,
       f.last_seq::text AS last_seq, f.trimmed_through::text AS trimmed_through
-    FROM ${feed} f LEFT JOIN LATERAL (
+    FROM (SELECT last_seq, trimmed_through FROM ${feed} LIMIT 1) f LEFT JOIN LATERAL (
       SELECT * FROM ${changes} WHERE seq > $1::int8 ORDER BY seq LIMIT $2) c ON true
     ORDER BY c.seq`;
   // The trimmed prefix ends before the first of the next `batch` events that is still retained.
