@@ -135,6 +135,8 @@ export function createChangeFeed(
       }
       const subscription = new Subscription(query, start, maxQueued);
       streams.add(subscription);
+      // stop() may have come while the bounds were read: it failed every stream it knew of.
+      if (stopped) subscription.fail(stoppedError(start));
       try {
         // First, where the stream starts: a client resumes from here even if nothing happens.
         yield { events: [], position: start };

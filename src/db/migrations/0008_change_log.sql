@@ -23,3 +23,23 @@ CREATE TABLE IF NOT EXISTS {{table}}_feed (
   last_seq bigint NOT NULL,
   trimmed_through bigint NOT NULL);
 INSERT INTO {{table}}_feed (one, last_seq, trimmed_through) VALUES (true, 0, 0) ON CONFLICT DO NOTHING;
+-- One sequencing step, in one round trip: lock the feed row, then — with a snapshot taken after
+-- the lock (a VOLATILE function's statements each take a fresh one), so every earlier step's work
+-- is seen — number up to `batch` committed, unnumbered events in id order after last_seq.
+CREATE OR REPLACE FUNCTION {{table}}_seq(batch integer,
+    OUT new_last_seq bigint, OUT retained_after bigint, OUT numbered bigint)
+  LANGUAGE plpgsql AS $$
+DECLARE
+  base bigint;
+BEGIN
+  SELECT f.last_seq INTO base FROM {{table}}_feed f FOR UPDATE;
+  WITH pending AS (
+      SELECT c.id, row_number() OVER (ORDER BY c.id) AS n FROM {{table}}_changes c
+      WHERE c.seq IS NULL ORDER BY c.id LIMIT batch),
+    given AS (
+      UPDATE {{table}}_changes c SET seq = base + p.n FROM pending p WHERE c.id = p.id RETURNING c.seq)
+  UPDATE {{table}}_feed f SET last_seq = COALESCE((SELECT max(g.seq) FROM given g), f.last_seq)
+  RETURNING f.last_seq, f.trimmed_through, (SELECT count(*) FROM given)
+  INTO new_last_seq, retained_after, numbered;
+END
+$$;

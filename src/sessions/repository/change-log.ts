@@ -10,10 +10,10 @@
  * a writing transaction is not commit order (a transaction holding 10 may commit after one holding
  * 11; a reader that passed 11 would never see 10), and serialising every writer on a lock until
  * its commit would cost every write a place in one queue. Instead rows are inserted without a seq,
- * and `sequence` gives seqs to committed rows afterwards: one step at a time (a transaction that
- * first locks `{table}_feed`'s one row, then — with a snapshot taken after the lock, so it sees
- * every earlier step's work — numbers the rows still without a seq in id order, continuing from
- * the row's last_seq). So:
+ * and `sequence` gives seqs to committed rows afterwards: one step at a time (the function
+ * `{table}_seq` of migration 0008 first locks `{table}_feed`'s one row, then — with a snapshot
+ * taken after the lock, so it sees every earlier step's work — numbers the rows still without a
+ * seq in id order, continuing from the row's last_seq). So:
  * - the seqs visible to any reader are always 1..last_seq, no gaps: a step's numbers commit
  *   together, after every earlier step's; a reader at cursor c that reads `seq > c` misses nothing
  *   and sees nothing twice, on every replica alike;
@@ -102,12 +102,9 @@ export function changeLog(db: Db, table: string): ChangeLog {
   const changes = `${table}_changes`;
   const feed = `${table}_feed`;
   const lockSql = `SELECT last_seq::text AS last_seq, trimmed_through::text AS trimmed_through FROM ${feed} FOR UPDATE`;
-  const numberSql = `WITH pending AS (
-      SELECT id, row_number() OVER (ORDER BY id) AS n FROM ${changes} WHERE seq IS NULL ORDER BY id LIMIT $2),
-    given AS (UPDATE ${changes} c SET seq = $1::int8 + p.n FROM pending p WHERE c.id = p.id RETURNING c.seq)
-    UPDATE ${feed} SET last_seq = COALESCE((SELECT max(seq) FROM given), last_seq)
-    RETURNING last_seq::text AS last_seq, trimmed_through::text AS trimmed_through,
-      (SELECT count(*) FROM given)::int8::text AS n`;
+  // The step is a function of migration 0008: the lock and the numbering in one round trip.
+  const numberSql = `SELECT new_last_seq::text AS last_seq, retained_after::text AS trimmed_through,
+      numbered::text AS n FROM ${table}_seq($1::int)`;
   // One row even when no event follows, so the bounds always come back. LIMIT 1 tells the planner
   // what the feed table holds: unanalysed, it guessed 1,810 rows, and the join's estimate made
   // PostgreSQL JIT-compile every read (6 ms of CPU each).
@@ -126,7 +123,7 @@ export function changeLog(db: Db, table: string): ChangeLog {
     UPDATE ${feed} SET trimmed_through = (SELECT s FROM upto)
     RETURNING (SELECT count(*) FROM gone)::int8::text AS n`;
 
-  /** One locked step: `body` runs with a snapshot taken after the feed row was locked. */
+  /** One locked trim step: `body` runs with a snapshot taken after the feed row was locked. */
   const locked = <T>(body: (tx: Queryable, bounds: LogBounds) => Promise<T>, signal?: AbortSignal) =>
     db.transaction(async (tx) => {
       const { rows } = await tx.query<{ last_seq: string; trimmed_through: string }>(lockSql);
@@ -138,18 +135,15 @@ export function changeLog(db: Db, table: string): ChangeLog {
   return {
     async sequence(batchSize = 10_000, signal) {
       for (;;) {
-        const { bounds, numbered } = await locked(async (tx, before) => {
-          const { rows } = await tx.query<{ last_seq: string; trimmed_through: string; n: string }>(numberSql, [
-            before.lastSeq.toString(),
-            batchSize,
-          ]);
-          const row = rows[0] as { last_seq: string; trimmed_through: string; n: string };
-          return {
-            bounds: { lastSeq: BigInt(row.last_seq), trimmedThrough: BigInt(row.trimmed_through) },
-            numbered: Number(row.n),
-          };
-        }, signal);
-        if (numbered < batchSize) return bounds;
+        const { rows } = await db.query<{ last_seq: string; trimmed_through: string; n: string }>(
+          numberSql,
+          [batchSize],
+          signal,
+        );
+        const row = rows[0] as { last_seq: string; trimmed_through: string; n: string };
+        if (Number(row.n) < batchSize) {
+          return { lastSeq: BigInt(row.last_seq), trimmedThrough: BigInt(row.trimmed_through) };
+        }
       }
     },
 
