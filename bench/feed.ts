@@ -13,6 +13,7 @@
  */
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import pg from "pg";
 import { SessionService } from "../gen/isotope/session/v1/session_pb.js";
 import { cpuSeconds, type PostgresCpu, watchPostgresCpu } from "./cpu.js";
 import { benchDatabases } from "./data-set.js";
@@ -24,6 +25,21 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const sessions = 10_000;
+
+// Fresh tables each run: the log does not carry one run's events (and dead rows) into the next.
+async function dropTables(): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  for (const table of ["bench_feed_off", "bench_feed_on"]) {
+    await client.query(
+      `DROP TABLE IF EXISTS ${table}_msg, ${table}_jobs, ${table}_samples, ${table}_changes, ${table}_feed, ${table}`,
+    );
+    await client.query(`DROP FUNCTION IF EXISTS ${table}_mh(), ${table}_seq(integer)`);
+    await client.query("DELETE FROM isotope_schema_migrations WHERE table_name = $1", [table]).catch(() => {});
+  }
+  await client.end();
+}
+await dropTables();
 
 const server = (table: string, feed: boolean) =>
   spawnServer(["--database-url", databaseUrl, "--table", table, "--changes-enabled", String(feed)]);
@@ -42,7 +58,9 @@ async function turn(name: Turn) {
   if (name === "on, watched") {
     void (async () => {
       for await (const response of client.watch({}, { signal: watch.signal })) watched += response.events.length;
-    })().catch(() => {});
+    })().catch((error: unknown) => {
+      if (!watch.signal.aborted) console.error("the Watch failed:", error);
+    });
   }
   const pid = target.child.pid as number;
   let cpuAtOpen = 0;
@@ -84,6 +102,7 @@ try {
   }
 } finally {
   await Promise.all([servers.off.stop(), servers.on.stop()]);
+  await dropTables();
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;

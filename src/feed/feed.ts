@@ -18,6 +18,9 @@ import type { ChangeLog } from "../sessions/repository/change-log.js";
 import { type ChangeFeed, FeedError, type WatchBatch } from "./contract.js";
 import { Subscription } from "./subscription.js";
 
+/** Shortest time between two sequencing steps started by writes (ms): the most a hint waits. */
+const stepGapMs = 10;
+
 export interface FeedOptions {
   enabled: boolean;
   /** Slow poll (ms): reads, sequences and tells idle streams their position even without hints. */
@@ -50,14 +53,22 @@ export function createChangeFeed(
   /** The last seq this replica's steps saw given. */
   let sequenced = 0n;
 
-  /** Runs what was asked for, one pass at a time; asks arriving meanwhile join the next pass. */
+  /**
+   * Runs what was asked for, one pass at a time; asks arriving meanwhile join the next pass. A
+   * pass with a step starts at least `stepGapMs` after the last one began: under a steady stream of
+   * writes, one step (and one hint) covers that many milliseconds of them.
+   */
+  let lastStepAt = Number.NEGATIVE_INFINITY;
   const wake = (ask: { step?: boolean; read?: boolean }) => {
     wanted = { step: wanted.step || !!ask.step, read: wanted.read || !!ask.read };
     if (running !== undefined || stopped) return;
     running = (async () => {
       while ((wanted.step || wanted.read) && !stopped) {
+        const wait = wanted.step ? lastStepAt + stepGapMs - performance.now() : 0;
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         const pass = wanted;
         wanted = { step: false, read: false };
+        if (pass.step) lastStepAt = performance.now();
         await runPass(pass).catch((error: unknown) => {
           logger.warn({ err: { message: (error as Error).message } }, "change feed: pass failed, the poll retries");
         });

@@ -14,7 +14,8 @@ CREATE TABLE IF NOT EXISTS {{table}}_changes (
   version bigint NOT NULL,
   metadata jsonb NOT NULL,
   changed_at timestamptz NOT NULL DEFAULT clock_timestamp());
-CREATE UNIQUE INDEX IF NOT EXISTS {{table}}_chseq ON {{table}}_changes (seq);
+-- Partial: an event gets no entry here until it is numbered (reads ask for seq > n, which implies it).
+CREATE UNIQUE INDEX IF NOT EXISTS {{table}}_chseq ON {{table}}_changes (seq) WHERE seq IS NOT NULL;
 -- Rows waiting for their seq: the sequencing step reads them in id order.
 CREATE INDEX IF NOT EXISTS {{table}}_chnew ON {{table}}_changes (id) WHERE seq IS NULL;
 -- One row: the last seq given, and how far trimming went (a Watch from before it is OUT_OF_RANGE).
@@ -37,7 +38,8 @@ BEGIN
       SELECT c.id, row_number() OVER (ORDER BY c.id) AS n FROM {{table}}_changes c
       WHERE c.seq IS NULL ORDER BY c.id LIMIT batch),
     given AS (
-      UPDATE {{table}}_changes c SET seq = base + p.n FROM pending p WHERE c.id = p.id RETURNING c.seq)
+      UPDATE {{table}}_changes c SET seq = base + p.n FROM pending p WHERE c.id = p.id AND c.seq IS NULL
+      RETURNING c.seq)
   UPDATE {{table}}_feed f SET last_seq = COALESCE((SELECT max(g.seq) FROM given g), f.last_seq)
   RETURNING f.last_seq, f.trimmed_through, (SELECT count(*) FROM given)
   INTO new_last_seq, retained_after, numbered;
