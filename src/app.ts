@@ -2,8 +2,8 @@
  * createApp(config, deps): the one composition root. It builds the RPC routes and their
  * interceptors and the port — bound first when `deps.bindFirst` asks, as the process does — then
  * opens the database (or takes one), migrates it and builds the repository stack (SQL → group
- * commit → cache → spool) the routes call, the health probe and the scheduled maintenance; the
- * admin console's page and service come with the routes. main.ts runs it as a process;
+ * commit → cache → spool) the routes call, the change feed, the health probe and the scheduled
+ * maintenance; the admin console's page and service come with the routes. main.ts runs it as a process;
  * tests run it on port 0, or serve its routes in memory without a socket (`app.rpc`).
  */
 import { setMaxListeners } from "node:events";
@@ -17,12 +17,15 @@ import type { Db } from "./db/database.js";
 import { DatabaseUnavailableError } from "./db/errors.js";
 import { migrate } from "./db/migrate.js";
 import { openDatabase } from "./db/open.js";
+import type { ChangeFeed } from "./feed/contract.js";
+import { createChangeFeed } from "./feed/feed.js";
 import { createHttpApi } from "./http/api.js";
 import type { Maintenance } from "./maintenance/contract.js";
 import { createMaintenance } from "./maintenance/schedule.js";
 import { createMetrics } from "./metrics/metrics.js";
 import { createHealthProbe } from "./rpc/health-probe.js";
 import { createRpc, messageRecursionLimit, type Rpc } from "./rpc/routes.js";
+import { changeLog, changeRecorder } from "./sessions/repository/change-log.js";
 import type { SessionRepository } from "./sessions/repository/contract.js";
 import { createRepositoryStack } from "./sessions/repository/stack.js";
 import { createRpcHandler } from "./transport/handler.js";
@@ -42,6 +45,7 @@ export type AppConfig = Pick<
   | "corsOrigins"
   | "auth"
   | "cleanup"
+  | "changes"
   | "replicaName"
 >;
 
@@ -93,10 +97,12 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
   const openDb = opening<Db>();
   const openStack = opening<SessionRepository>();
   const openMaintenance = opening<Maintenance>();
+  const openFeed = opening<ChangeFeed>();
   const metrics = createMetrics({ auth: config.auth });
   const rpc = createRpc({
     db: openDb.standIn,
     repository: openStack.standIn,
+    feed: openFeed.standIn,
     limits: config.limits,
     log,
     auth: config.auth,
@@ -143,10 +149,13 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
 
   let db: Db | undefined;
   let repository: SessionRepository;
+  let feed: ChangeFeed;
   try {
     db = deps.db ?? (await openDatabase(config.database, log, bound));
     const { applied } = await migrate(db, { table: config.table }, log);
     if (applied.length > 0) log.info({ applied }, "migrations applied");
+    feed = createChangeFeed(db, changeLog(db, config.table), config.table, config.changes, log);
+    const changes = changeRecorder(config.table, config.changes.enabled, feed.written);
     repository = await createRepositoryStack(
       db,
       {
@@ -154,6 +163,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
         groupCommit: { ...config.groupCommit, onBatch: metrics.groupCommitBatch },
         cacheBytes: config.cacheBytes,
         spoolDir: config.spoolDir,
+        changes,
       },
       log,
     );
@@ -165,6 +175,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
   }
   openDb.open(db);
   openStack.open(repository);
+  openFeed.open(feed);
   log.info({ cache_bytes: config.cacheBytes, group_commit: config.groupCommit }, "hot cache and group commit");
   const probe = createHealthProbe({ repository, health: rpc.health, intervalMs: healthProbeMs, log });
   const maintenance = createMaintenance({
@@ -173,6 +184,9 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     table: config.table,
     cleanup: config.cleanup,
     replica: config.replicaName,
+    changes: config.changes.enabled
+      ? { log: changeLog(db, config.table), retentionMs: config.changes.retentionMs }
+      : undefined,
     observer: metrics.maintenanceObserver,
     log,
   });
@@ -193,12 +207,15 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
       await probe.check();
       probe.start();
       maintenance.start();
+      feed.start();
       return bound ?? http.listen(port, host);
     },
     async stop(graceMs) {
       probe.stop();
-      // A cleanup in progress is aborted now, not after the grace period.
+      // A cleanup in progress is aborted now, not after the grace period; Watch streams end now
+      // (UNAVAILABLE, with where to resume), they would never finish on their own.
       const maintenanceStopped = maintenance.stop();
+      const feedStopped = feed.stop();
       rpc.drain.start();
       rpc.health.shutdown();
       const closed = http.stopAccepting();
@@ -216,6 +233,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
       await http.disconnect();
       await closed;
       await maintenanceStopped;
+      await feedStopped;
       await repository.close();
       if (deps.db === undefined) await db.close();
     },

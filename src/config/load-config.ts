@@ -41,6 +41,7 @@ export interface Config {
   /** This replica's name in logs and in the scheduled jobs' row; undefined = host:pid. */
   replicaName: string | undefined;
   cleanup: CleanupConfig;
+  changes: ChangesConfig;
   /** The config file that was read, if any (for the start-up log). */
   configFile: string | undefined;
 }
@@ -70,6 +71,16 @@ export interface CleanupConfig {
   batchSize: number;
   /** How long sessions-by-state samples are kept. */
   sampleRetentionMs: number;
+}
+
+/** The change feed behind Watch (src/feed/). */
+export interface ChangesConfig {
+  /** Off: writes log nothing, Watch is refused. */
+  enabled: boolean;
+  /** Events older than this are trimmed by the scheduled maintenance. */
+  retentionMs: number;
+  /** The feed's slow poll. */
+  pollMs: number;
 }
 
 const dayMs = 24 * 60 * 60 * 1000;
@@ -140,6 +151,11 @@ export function loadConfig(
       purgeInactiveAfterMs: values.cleanupPurgeInactiveDays === 0 ? undefined : values.cleanupPurgeInactiveDays * dayMs,
       batchSize: values.cleanupBatchSize,
       sampleRetentionMs: values.cleanupSampleRetentionDays * dayMs,
+    },
+    changes: {
+      enabled: values.changesEnabled,
+      retentionMs: values.changesRetentionHours * 60 * 60 * 1000,
+      pollMs: values.changesPollMs,
     },
     configFile: sources.configFile,
   };

@@ -52,6 +52,20 @@ export interface Db extends Queryable {
   /** Runs `fn` in one transaction on one connection: COMMIT when it resolves, ROLLBACK when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>, signal?: AbortSignal): Promise<T>;
   poolStats(): PoolStats;
+  /**
+   * A wake-up channel between the processes on this database: `notify` reaches every listener on
+   * `channel` (this process's too), which calls `onHint`. Hints carry nothing and may be lost (a
+   * hint sent while a listener reconnects is gone; `onHint` is called again once it is back), so
+   * a listener also polls. PostgreSQL: LISTEN / NOTIFY on one connection of its own, outside the
+   * pool (a pooler in transaction mode cannot carry it); PGlite: in this process.
+   */
+  hints(channel: string, onHint: () => void): Hints;
   /** Waits for running statements, then closes every connection. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface Hints {
+  /** Sends one hint, never waiting and never failing: a hint that cannot be sent is dropped. */
+  notify(): void;
   close(): Promise<void>;
 }

@@ -117,6 +117,8 @@ export async function openEmbedded(options: EmbeddedOptions, log: Logger): Promi
     }
   };
 
+  // Only this process can write here: a hint goes straight to its listeners, after the caller's turn.
+  const listeners = new Map<string, Set<() => void>>();
   let closing: Promise<void> | undefined;
   return {
     backend: "embedded",
@@ -137,6 +139,16 @@ export async function openEmbedded(options: EmbeddedOptions, log: Logger): Promi
         signal,
       ),
     poolStats: () => ({ total: 1, idle: busy ? 0 : 1, waiting, errors: 0, connectionFailures }),
+    hints(channel, onHint) {
+      const set = listeners.get(channel) ?? new Set();
+      listeners.set(channel, set.add(onHint));
+      return {
+        notify: () => {
+          for (const listener of listeners.get(channel) ?? []) setImmediate(listener);
+        },
+        close: async () => void set.delete(onHint),
+      };
+    },
     close() {
       closing ??= queue.then(() => pglite.close()).finally(() => lock.release());
       return closing;

@@ -19,8 +19,9 @@
 import net from "node:net";
 import pg from "pg";
 import type { Logger } from "pino";
-import type { Db, Queryable, QueryResult, Row } from "./database.js";
+import type { Db, Hints, Queryable, QueryResult, Row } from "./database.js";
 import { classifyDriverError, DatabaseAbortError, DatabaseError, DatabaseUnavailableError } from "./errors.js";
+import { listen } from "./postgres-listener.js";
 
 /**
  * What a pg error means: its SQLSTATE when the server sent one; otherwise pg lost (or never got)
@@ -169,6 +170,7 @@ export async function openPostgres(options: PostgresOptions, log: Logger): Promi
     }
   };
 
+  const listeners = new Set<Hints>();
   const db: Db = {
     backend: "postgres",
     location: options.database ?? databaseFromUrl(options.connectionString) ?? "postgres",
@@ -199,10 +201,21 @@ export async function openPostgres(options: PostgresOptions, log: Logger): Promi
       errors,
       connectionFailures,
     }),
+    hints(channel, onHint) {
+      const hints = listen(connection, channel, onHint, log);
+      listeners.add(hints);
+      return {
+        notify: hints.notify,
+        close: () => {
+          listeners.delete(hints);
+          return hints.close();
+        },
+      };
+    },
     close: (() => {
       let closing: Promise<void> | undefined;
       return () => {
-        closing ??= pool.end();
+        closing ??= Promise.all([...listeners].map((hints) => hints.close())).then(() => pool.end());
         return closing;
       };
     })(),

@@ -3,7 +3,7 @@
  * Every replica ticks at the start of each interval on the database clock and asks the job row
  * whether this interval's run is its own (job.ts: one atomic upsert, a lease, no lock). The winner
  * cleans up through the repository stack (batched, so cache and spool see it as any Cleanup),
- * samples the sessions by state, records the run in the job row, tells the observer and logs one
+ * samples the sessions by state, trims the change log past its retention, records the run in the job row, tells the observer and logs one
  * line. A failure is a warning; the next interval tries again.
  */
 import { hostname } from "node:os";
@@ -11,6 +11,7 @@ import { setImmediate } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { CleanupConfig } from "../config/load-config.js";
 import type { Db } from "../db/database.js";
+import type { ChangeLog } from "../sessions/repository/change-log.js";
 import type { SessionRepository } from "../sessions/repository/contract.js";
 import type { CleanupRun, Maintenance, MaintenanceObserver, SessionsSample } from "./contract.js";
 import { type Claim, dateOf, jobRow } from "./job.js";
@@ -26,6 +27,8 @@ export interface MaintenanceDeps {
   replica: string | undefined;
   log: Logger;
   observer?: MaintenanceObserver;
+  /** The change log to trim each run, and how long it keeps events; undefined = the feed is off. */
+  changes?: { log: ChangeLog; retentionMs: number };
   /** How long stop() waits for an aborted run to record itself. */
   stopGraceMs?: number;
 }
@@ -80,6 +83,7 @@ export function createMaintenance(deps: MaintenanceDeps): Maintenance {
   const run = async (claim: Claim, runNumber: bigint) => {
     const outcome: CleanupRun = { replica, startedAt: dateOf(claim.claimedAt), ...(await clean(runNumber)) };
     const sample = stopping.signal.aborted ? undefined : await takeSample();
+    const trimmed = stopping.signal.aborted ? undefined : await trimChanges();
     await job.finish(runNumber, claim.claimedAt, outcome).catch((failure: unknown) => {
       log.warn({ err: describe(failure), replica }, "scheduled cleanup: cannot record the run; its lease will expire");
     });
@@ -93,6 +97,7 @@ export function createMaintenance(deps: MaintenanceDeps): Maintenance {
       purged: outcome.purged,
       duration_ms: Math.round(outcome.durationMs),
       hard_delete: cleanup.hardDelete,
+      ...(trimmed === undefined ? {} : { changes_trimmed: trimmed }),
     };
     if (outcome.error === undefined) log.info(line, "scheduled cleanup ran");
     else log.warn({ ...line, error: outcome.error }, "scheduled cleanup failed: the next interval tries again");
@@ -141,6 +146,21 @@ export function createMaintenance(deps: MaintenanceDeps): Maintenance {
       return await samples.record(statistics, cleanup.sampleRetentionMs, stopping.signal);
     } catch (failure) {
       log.warn({ err: describe(failure), replica }, "scheduled cleanup: the sessions sample failed");
+      return undefined;
+    }
+  };
+
+  /**
+   * Numbers what is still unnumbered (a replica may have died before its step), then deletes events
+   * past the retention; how many, or undefined when the feed is off or the trim failed.
+   */
+  const trimChanges = async (): Promise<number | undefined> => {
+    if (deps.changes === undefined) return undefined;
+    try {
+      await deps.changes.log.sequence(undefined, stopping.signal);
+      return await deps.changes.log.trim(deps.changes.retentionMs, cleanup.batchSize, stopping.signal);
+    } catch (failure) {
+      log.warn({ err: describe(failure), replica }, "scheduled cleanup: trimming the change log failed");
       return undefined;
     }
   };

@@ -15,6 +15,7 @@ import { AdminService, file_isotope_admin_v1_admin } from "../../gen/isotope/adm
 import { file_isotope_session_v1_session, SessionService } from "../../gen/isotope/session/v1/session_pb.js";
 import type { AuthConfig, Limits } from "../config/load-config.js";
 import type { Db } from "../db/database.js";
+import type { ChangeFeed } from "../feed/contract.js";
 import type { SessionRepository } from "../sessions/repository/contract.js";
 import { createSessionService } from "../sessions/service.js";
 import { createHealth, type HealthService } from "./health.js";
@@ -27,6 +28,8 @@ import { registerReflection } from "./reflection.js";
 export interface RpcDeps {
   db: Db;
   repository: SessionRepository;
+  /** The change feed behind Watch. */
+  feed: ChangeFeed;
   limits: Limits;
   log: Logger;
   /** Bearer tokens and their roles; none = every call allowed. */
@@ -49,10 +52,10 @@ export interface Rpc {
   drain: Drain;
 }
 
-export function createRpc({ db, repository, limits, log, auth, observer, admin }: RpcDeps): Rpc {
+export function createRpc({ db, repository, feed, limits, log, auth, observer, admin }: RpcDeps): Rpc {
   const health = createHealth();
   const drain = createDrain();
-  const sessionService = createSessionService({ db, repository, limits });
+  const sessionService = createSessionService({ db, repository, feed, limits });
   // Auth runs inside logging (a refused call is logged with its code, never its token) and before
   // the drain: a refused call never counts as in flight, and an unauthenticated caller gets
   // UNAUTHENTICATED even while we shut down — retrying on another replica would not help it.

@@ -1,6 +1,6 @@
 /**
  * SessionService: the contract's RPCs, each from its handler file — writes (Save, Append, Touch,
- * Delete), reads (Load, List) and maintenance (Statistics, Cleanup, Restore, RestoreStream,
+ * Delete), reads (Load, List), the change feed (Watch) and maintenance (Statistics, Cleanup, Restore, RestoreStream,
  * CheckConnection). Listed one by one, so a new RPC in the proto fails to compile until it is
  * given a handler here.
  */
@@ -9,6 +9,7 @@ import type { SessionService } from "../../gen/isotope/session/v1/session_pb.js"
 import type { HandlerDeps } from "./handlers/deps.js";
 import { createMaintenanceHandlers } from "./handlers/maintenance.js";
 import { createReadHandlers } from "./handlers/reads.js";
+import { createWatchHandler } from "./handlers/watch.js";
 import { createWriteHandlers } from "./handlers/writes.js";
 
 export function createSessionService(deps: HandlerDeps): ServiceImpl<typeof SessionService> {
@@ -27,5 +28,6 @@ export function createSessionService(deps: HandlerDeps): ServiceImpl<typeof Sess
     restore: maintenance.restore,
     restoreStream: maintenance.restoreStream,
     checkConnection: maintenance.checkConnection,
+    watch: createWatchHandler(deps).watch,
   };
 }

@@ -9,6 +9,7 @@ import { migrate } from "../../src/db/migrate.js";
 import type { CleanupRun, Maintenance, SessionsSample } from "../../src/maintenance/contract.js";
 import { jobRow } from "../../src/maintenance/job.js";
 import { createMaintenance } from "../../src/maintenance/schedule.js";
+import { changeLog } from "../../src/sessions/repository/change-log.js";
 import type { SessionRepository } from "../../src/sessions/repository/contract.js";
 import { backends, silentLogger } from "../support/databases.js";
 import { capturingLogger, testCleanup } from "../support/server.js";
@@ -42,7 +43,7 @@ describe.each(backends())("scheduled maintenance on $name", (backend) => {
   });
 
   /** A replica's maintenance on this test's table, started; what it did, as its observer and log saw it. */
-  const replica = (name: string, cleanup: Partial<CleanupConfig>) => {
+  const replica = (name: string, cleanup: Partial<CleanupConfig>, changesRetentionMs?: number) => {
     const runs: CleanupRun[] = [];
     const samples: SessionsSample[] = [];
     const logs: Array<Record<string, unknown>> = [];
@@ -52,6 +53,8 @@ describe.each(backends())("scheduled maintenance on $name", (backend) => {
       table,
       cleanup: { ...testCleanup, intervalMs: 60_000, ...cleanup },
       replica: name,
+      changes:
+        changesRetentionMs === undefined ? undefined : { log: changeLog(db, table), retentionMs: changesRetentionMs },
       log: capturingLogger(logs),
       observer: { cleanupRan: (run) => runs.push(run), sampled: (sample) => samples.push(sample) },
     });
@@ -117,6 +120,43 @@ describe.each(backends())("scheduled maintenance on $name", (backend) => {
     const { rows } = await db.query<{ run: string }>(`SELECT run::text AS run FROM ${table}_jobs`);
     expect(Number(rows[0]?.run)).toBe(lines.length);
     expect(new Set(lines.map((line) => line.replica)).size).toBeGreaterThanOrEqual(1);
+  });
+
+  it("a run numbers the change log and trims the events past their retention, in batches", async () => {
+    /** A fresh table with 25 Saves logged through the stack (left unnumbered: no feed runs here). */
+    const logged = async () => {
+      await freshTable();
+      for (let i = 0; i < 25; i++) {
+        await repository.save({
+          sessionId: `c${i}`,
+          dataJson: "{}",
+          metadataJson: undefined,
+          expiry: { kind: "never" },
+          expectedVersion: undefined,
+        });
+      }
+      return changeLog(db, table);
+    };
+    const ran = async (name: string, retentionMs: number) => {
+      const { logs } = replica(name, { batchSize: 10 }, retentionMs);
+      await vi.waitFor(() => expect(logs.some((line) => line.msg === "scheduled cleanup ran")).toBe(true), {
+        timeout: 5000,
+        interval: 20,
+      });
+      await Promise.all(started.splice(0).map((maintenance) => maintenance.stop()));
+      return logs.find((line) => line.msg === "scheduled cleanup ran");
+    };
+
+    const kept = await logged();
+    expect(await ran("keeper", dayMs)).toMatchObject({ changes_trimmed: 0 });
+    expect((await kept.read(0n, 100)).events.map((e) => Number(e.sequence))).toEqual(
+      Array.from({ length: 25 }, (_, i) => i + 1),
+    );
+    await repository.close();
+
+    const trimmed = await logged();
+    expect(await ran("trimmer", 0)).toMatchObject({ changes_trimmed: 25 });
+    expect(await trimmed.read(0n, 100)).toEqual({ lastSeq: 25n, trimmedThrough: 25n, events: [] });
   });
 
   it("a run cleans up in batches through the stack, records its counts and a sample, read back from the database", async () => {

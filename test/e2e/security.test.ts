@@ -35,7 +35,7 @@ const authConfig = (protect = false): AuthConfig => ({
 
 /** The spec, written out: what each role may call. */
 const expected: Record<Role, string[]> = {
-  read: ["Load", "List", "Statistics", "Restore", "RestoreStream", "CheckConnection"],
+  read: ["Load", "List", "Statistics", "Restore", "RestoreStream", "CheckConnection", "Watch"],
   write: [
     "Load",
     "List",
@@ -43,13 +43,14 @@ const expected: Record<Role, string[]> = {
     "Restore",
     "RestoreStream",
     "CheckConnection",
+    "Watch",
     "Save",
     "Append",
     "Touch",
     "Delete",
   ],
   admin: [
-    ...["Load", "List", "Statistics", "Restore", "RestoreStream", "CheckConnection"],
+    ...["Load", "List", "Statistics", "Restore", "RestoreStream", "CheckConnection", "Watch"],
     ...["Save", "Append", "Touch", "Delete", "Cleanup"],
   ],
 };
@@ -67,6 +68,7 @@ const requests: Record<string, object> = {
   Restore: {},
   RestoreStream: { batchSize: 10 },
   CheckConnection: {},
+  Watch: {},
 };
 
 type Caller = Role | "no token" | "wrong token";
@@ -103,7 +105,9 @@ async function callConnect(transport: Transport, method: string): Promise<{ code
   try {
     const call = client[localName] as (request: object) => unknown;
     const result = call(requests[method] as object);
+    // A Watch never ends by itself: its first message (where it starts) shows it was allowed.
     if (method === "RestoreStream") for await (const _ of result as AsyncIterable<unknown>);
+    else if (method === "Watch") for await (const _ of result as AsyncIterable<unknown>) break;
     else await result;
     return {};
   } catch (error) {
@@ -126,7 +130,12 @@ function callGrpcJs(client: grpc.Client, method: string, token: string | undefin
       resolve(error ? { code: error.code as number as Code, message: error.details } : {});
     if (desc.methodKind === "server_streaming") {
       const stream = client.makeServerStreamRequest(path, serialize, deserialize, requests[method] as object, metadata);
-      stream.on("data", () => {});
+      // A Watch never ends by itself: its first message (where it starts) shows it was allowed.
+      stream.on("data", () => {
+        if (method !== "Watch") return;
+        settle(null);
+        stream.cancel();
+      });
       stream.on("error", settle);
       stream.on("end", () => settle(null));
     } else {

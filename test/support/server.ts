@@ -76,6 +76,7 @@ export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     corsOrigins: ["https://engine.example"],
     auth: { tokens: [], protectHealth: false, protectReflection: false },
     cleanup: testCleanup,
+    changes: { ...loadConfig({}, [], () => undefined).changes, pollMs: 200 },
     replicaName: undefined,
     ...overrides,
   };

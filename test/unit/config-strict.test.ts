@@ -42,7 +42,7 @@ describe("a misspelt name in config.yaml", () => {
   it("lists what there is when nothing is near, and names the file it was read from", () => {
     const texts: Record<string, string> = { "mine.yaml": "metrics:\n  port: 9\nlimits:\n  bogus: 1\n" };
     expect(problemsOf({ ISOTOPE_CONFIG: "mine.yaml" }, [], (path) => texts[path])).toEqual([
-      "metrics: unknown section in mine.yaml; the sections are postgresql, server, storage, limits, log, auth, cleanup, tls",
+      "metrics: unknown section in mine.yaml; the sections are postgresql, server, storage, limits, log, auth, cleanup, changes, tls",
       "limits.bogus: unknown key in mine.yaml; limits's keys are max_session_bytes, max_depth, max_receive_bytes",
     ]);
   });

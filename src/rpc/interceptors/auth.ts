@@ -13,7 +13,7 @@ import { AdminService } from "../../../gen/isotope/admin/v1/admin_pb.js";
 import { SessionService } from "../../../gen/isotope/session/v1/session_pb.js";
 import type { AuthConfig, Role, TokenConfig } from "../../config/load-config.js";
 
-const read = ["Load", "List", "Statistics", "Restore", "RestoreStream", "CheckConnection"];
+const read = ["Load", "List", "Statistics", "Restore", "RestoreStream", "CheckConnection", "Watch"];
 const write = [...read, "Save", "Append", "Touch", "Delete"];
 const admin = [...write, "Cleanup"];
 

@@ -5,10 +5,11 @@
  * messages. One transaction, the session row locked first.
  */
 import type { Db } from "../../db/database.js";
+import type { ChangeRecorder } from "./change-log.js";
 import type { AppendResult, SessionRepository } from "./contract.js";
 import { columns, notExpired, type SessionRow, toStored } from "./sql.js";
 
-export function createAppend(db: Db, table: string): Pick<SessionRepository, "append"> {
+export function createAppend(db: Db, table: string, changes: ChangeRecorder): Pick<SessionRepository, "append"> {
   const lockSql = `SELECT messages_external AS external, external_messages::text AS count,
       COALESCE(version, 1)::int8::text AS version,
       CASE WHEN messages_external THEN NULL ELSE jsonb_typeof(session_data->'messages') END AS kind
@@ -21,18 +22,22 @@ export function createAppend(db: Db, table: string): Pick<SessionRepository, "ap
     SELECT $1, $2::int8 + x.ord - 1, x.e FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS x(e, ord)`;
   // session_data is rewritten only when it must change (its messages leave it, or a patch):
   // otherwise the new row version keeps pointing at the same TOASTed value.
-  const updateSql = `UPDATE ${table} AS t SET
+  // Last in the transaction: its log row is inserted after every other change of it.
+  const updateSql = changes.logged(
+    "appended",
+    `UPDATE ${table} AS t SET
       session_data = CASE WHEN $3::boolean
         THEN (t.session_data - 'messages' - $4::text[]) || COALESCE($5::jsonb, '{}'::jsonb)
         ELSE t.session_data END,
       messages_external = true, external_messages = $2::int8,
       version = COALESCE(t.version, 1) + 1, last_updated = now()
     WHERE session_id = $1
-    RETURNING ${columns(false)}`;
+    RETURNING ${columns(false)}`,
+  );
 
   return {
     async append(input, signal) {
-      return db.transaction(async (tx): Promise<AppendResult> => {
+      const result = await db.transaction(async (tx): Promise<AppendResult> => {
         const { rows } = await tx.query<{ external: boolean; count: string; version: string; kind: string | null }>(
           lockSql,
           [input.sessionId],
@@ -57,6 +62,8 @@ export function createAppend(db: Db, table: string): Pick<SessionRepository, "ap
         ]);
         return { kind: "appended", session: toStored(updated.rows[0] as SessionRow) };
       }, signal);
+      if (result.kind === "appended") changes.committed();
+      return result;
     },
   };
 }

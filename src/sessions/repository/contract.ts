@@ -9,7 +9,9 @@
  *   so keyset cursors compare exactly;
  * - `load` never returns an expired session, nor a soft-deleted one unless asked;
  * - `save` bumps `version` by one on every write and reactivates a soft-deleted session;
- * - every statement is keyed by session_id or is a bounded batch (no long locks).
+ * - every statement is keyed by session_id or is a bounded batch (no long locks);
+ * - every write that changes a session logs its event in the same statement (change-log.ts), and
+ *   one that changes nothing logs nothing.
  */
 import { DatabaseUnavailableError } from "../../db/errors.js";
 

@@ -5,17 +5,25 @@
  */
 import type { Db } from "../../db/database.js";
 import { createAppend } from "./append.js";
+import { type ChangeRecorder, changeRecorder } from "./change-log.js";
 import type { SessionRepository } from "./contract.js";
 import { createMaintenance } from "./maintenance.js";
 import { createReads } from "./reads.js";
 import { createWrites } from "./writes.js";
 
-/** Creates the repository over `db` for the (already validated, migrated) `table`. */
-export function createSessionRepository(db: Db, table: string): SessionRepository {
+/**
+ * Creates the repository over `db` for the (already validated, migrated) `table`; its writes log
+ * their changes through `changes` (default: logged, nobody told — the feed's poll finds them).
+ */
+export function createSessionRepository(
+  db: Db,
+  table: string,
+  changes: ChangeRecorder = changeRecorder(table, true),
+): SessionRepository {
   const reads = createReads(db, table);
-  const writes = createWrites(db, table);
-  const { append } = createAppend(db, table);
-  const maintenance = createMaintenance(db, table);
+  const writes = createWrites(db, table, changes);
+  const { append } = createAppend(db, table, changes);
+  const maintenance = createMaintenance(db, table, changes);
   return {
     save: writes.save,
     saveMany: writes.saveMany,

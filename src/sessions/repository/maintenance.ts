@@ -3,12 +3,13 @@
  * purge long-inactive rows), and the round trip health and CheckConnection make.
  */
 import type { Db } from "../../db/database.js";
+import { type ChangeRecorder, changedColumns } from "./change-log.js";
 import type { SessionRepository } from "./contract.js";
 import { messageCount, micros } from "./sql.js";
 
 type Maintenance = Pick<SessionRepository, "statistics" | "cleanup" | "ping">;
 
-export function createMaintenance(db: Db, table: string): Maintenance {
+export function createMaintenance(db: Db, table: string, changes: ChangeRecorder): Maintenance {
   const statisticsSql = `SELECT
       count(*)::int8::text AS total,
       count(*) FILTER (WHERE is_active)::int8::text AS active,
@@ -21,22 +22,32 @@ export function createMaintenance(db: Db, table: string): Maintenance {
       count(*) FILTER (WHERE created_at > now() - interval '24 hours')::int8::text AS last_24h
     FROM ${table}`;
 
-  // One bounded batch per statement; SKIP LOCKED lets a second Cleanup or a writer pass by.
-  const expireBatchSql = (hard: boolean) => `WITH batch AS (
-      SELECT session_id FROM ${table}
-      WHERE is_active AND expires_at <= now()
-      ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-    ${
-      hard
-        ? `DELETE FROM ${table} t USING batch WHERE t.session_id = batch.session_id`
-        : `UPDATE ${table} t SET is_active = false, last_updated = now(), version = COALESCE(t.version, 1) + 1
-           FROM batch WHERE t.session_id = batch.session_id`
-    }`;
-  const purgeBatchSql = `WITH batch AS (
+  // One bounded batch per statement; SKIP LOCKED lets a second Cleanup or a writer pass by. Each
+  // returns how many rows it changed (it is a SELECT over the change recorder's CTE).
+  const counted = (kind: "expired" | "purged", statement: string) =>
+    changes.logged(kind, statement, "count(*)::int8::text AS n");
+  const expireBatchSql = (hard: boolean) =>
+    counted(
+      "expired",
+      `WITH batch AS (
+        SELECT session_id FROM ${table}
+        WHERE is_active AND expires_at <= now()
+        ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+      ${
+        hard
+          ? `DELETE FROM ${table} t USING batch WHERE t.session_id = batch.session_id`
+          : `UPDATE ${table} t SET is_active = false, last_updated = now(), version = COALESCE(t.version, 1) + 1
+             FROM batch WHERE t.session_id = batch.session_id`
+      } RETURNING ${changedColumns("t")}`,
+    );
+  const purgeBatchSql = counted(
+    "purged",
+    `WITH batch AS (
       SELECT session_id FROM ${table}
       WHERE NOT is_active AND last_updated < now() - $2::int8 * interval '1 microsecond'
       LIMIT $1 FOR UPDATE SKIP LOCKED)
-    DELETE FROM ${table} t USING batch WHERE t.session_id = batch.session_id`;
+    DELETE FROM ${table} t USING batch WHERE t.session_id = batch.session_id RETURNING ${changedColumns("t")}`,
+  );
   const countExpiredSql = `SELECT count(*)::int8::text AS n FROM ${table} WHERE is_active AND expires_at <= now()`;
   const countPurgeableSql = `SELECT count(*)::int8::text AS n FROM ${table}
     WHERE NOT is_active AND last_updated < now() - $1::int8 * interval '1 microsecond'`;
@@ -74,7 +85,8 @@ export function createMaintenance(db: Db, table: string): Maintenance {
       const counts = { expired: 0, purged: 0 };
       const drain = async (key: "expired" | "purged", sql: string, params: unknown[]) => {
         for (;;) {
-          const n = (await db.query(sql, params, signal)).rowCount;
+          const n = Number((await db.query<{ n: string }>(sql, params, signal)).rows[0]?.n ?? 0);
+          if (n > 0) changes.committed();
           counts[key] += n;
           await options.onBatch?.({ ...counts });
           if (n < options.batchSize) return;

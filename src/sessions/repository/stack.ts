@@ -6,6 +6,7 @@
 import type { Logger } from "pino";
 import type { Db } from "../../db/database.js";
 import { withCache } from "./cache.js";
+import type { ChangeRecorder } from "./change-log.js";
 import type { SessionRepository } from "./contract.js";
 import { createSessionRepository } from "./create.js";
 import { type GroupCommitOptions, withGroupCommit } from "./group-commit.js";
@@ -19,10 +20,12 @@ export interface StackOptions {
   cacheBytes?: number;
   /** Directory of the outage journal; undefined = Saves fail while the database is down. */
   spoolDir?: string;
+  /** How writes log their changes for Watch; undefined = logged, nobody told (change-log.ts). */
+  changes?: ChangeRecorder;
 }
 
 export async function createRepositoryStack(db: Db, options: StackOptions, log: Logger): Promise<SessionRepository> {
-  let repository = createSessionRepository(db, options.table);
+  let repository = createSessionRepository(db, options.table, options.changes);
   if (options.groupCommit !== undefined) {
     repository = withGroupCommit(repository, {
       ...options.groupCommit,

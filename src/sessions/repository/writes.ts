@@ -2,8 +2,11 @@
  * The repository's writes: Save (alone or many at once), Touch, Delete and the replay of spooled
  * Saves. Every Save — one, a group-commit batch, a replayed journal entry — is the same statement
  * for its shape, built below from one rule (`overwrite`) over rows unnested from parallel arrays.
+ * Every statement that writes is wrapped by the change recorder (change-log.ts), so its events
+ * are logged by the statement itself.
  */
 import type { Db, Queryable } from "../../db/database.js";
+import { type ChangeRecorder, changedColumns } from "./change-log.js";
 import type { SaveInput, SaveResult, SessionRepository } from "./contract.js";
 import {
   columns,
@@ -40,7 +43,7 @@ const rowParams = (inputs: readonly SaveInput[]) => [
   inputs.map((input) => input.expectedVersion?.toString() ?? null),
 ];
 
-export function createWrites(db: Db, table: string): Writes {
+export function createWrites(db: Db, table: string, changes: ChangeRecorder): Writes {
   // Column names of the input differ from the table's, so RETURNING's stay unambiguous.
   const rows = `unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[])
     AS i(id, data, meta, expires_in_us, expires_at_us, expected)`;
@@ -59,29 +62,38 @@ export function createWrites(db: Db, table: string): Writes {
   const returning = `RETURNING ${columns(false)}, ${rowToken("t")} AS row_token, (t.xmax = 0) AS created`;
   // ON CONFLICT DO UPDATE sees only EXCLUDED, not the input row: whether metadata was given
   // cannot travel with the row, so Saves with and without metadata are two statements.
+  const saved = (statement: string) => changes.logged("saved", statement);
   const statements: Record<Shape, string> = {
-    blindWithMetadata: `${insert("i.meta::jsonb")} ON CONFLICT (session_id) DO UPDATE SET
-      ${overwrite("EXCLUDED.session_data", "EXCLUDED.metadata", "EXCLUDED.expires_at")} ${returning}`,
-    blindKeepMetadata: `${insert("'{}'::jsonb")} ON CONFLICT (session_id) DO UPDATE SET
-      ${overwrite("EXCLUDED.session_data", "t.metadata", "EXCLUDED.expires_at")} ${returning}`,
-    create: `${insert("COALESCE(i.meta::jsonb, '{}'::jsonb)")} ON CONFLICT (session_id) DO NOTHING ${returning}`,
-    compareAndSet: `UPDATE ${table} AS t
+    blindWithMetadata: saved(`${insert("i.meta::jsonb")} ON CONFLICT (session_id) DO UPDATE SET
+      ${overwrite("EXCLUDED.session_data", "EXCLUDED.metadata", "EXCLUDED.expires_at")} ${returning}`),
+    blindKeepMetadata: saved(`${insert("'{}'::jsonb")} ON CONFLICT (session_id) DO UPDATE SET
+      ${overwrite("EXCLUDED.session_data", "t.metadata", "EXCLUDED.expires_at")} ${returning}`),
+    create: saved(`${insert("COALESCE(i.meta::jsonb, '{}'::jsonb)")} ON CONFLICT (session_id) DO NOTHING ${returning}`),
+    compareAndSet: saved(`UPDATE ${table} AS t
       SET ${overwrite("i.data::jsonb", "COALESCE(i.meta::jsonb, t.metadata)", rowExpiresAt)}
       FROM ${rows} WHERE t.session_id = i.id AND COALESCE(t.version, 1) = i.expected
-      RETURNING ${columns(false)}, ${rowToken("t")} AS row_token, false AS created`,
+      RETURNING ${columns(false)}, ${rowToken("t")} AS row_token, false AS created`),
   };
   const currentVersionsSql = `SELECT session_id, COALESCE(version, 1)::int8::text AS version
     FROM ${table} WHERE session_id = ANY($1::text[])`;
   const pastExpiriesSql = `SELECT m::text AS at FROM unnest($1::int8[]) AS m WHERE ${fromMicros("m")} <= now()`;
   const lockForReplaySql = `SELECT COALESCE(version, 1)::int8::text AS version, ${micros("last_updated")} AS last_updated
     FROM ${table} WHERE session_id = $1 FOR UPDATE`;
-  const touchSql = `UPDATE ${table} SET expires_at = ${expiresAtFrom("$2", "$3")}, last_updated = now()
+  const touchSql = changes.logged(
+    "touched",
+    `UPDATE ${table} SET expires_at = ${expiresAtFrom("$2", "$3")}, last_updated = now()
     WHERE session_id = $1 AND is_active AND (expires_at IS NULL OR expires_at > now())
-    RETURNING ${columns(false)}, ${rowToken(table)} AS row_token`;
-  const deleteSoftSql = `UPDATE ${table} SET is_active = false, last_updated = now(),
-      version = COALESCE(version, 1) + 1
-    WHERE session_id = $1 AND is_active`;
-  const deleteHardSql = `DELETE FROM ${table} WHERE session_id = $1`;
+    RETURNING ${columns(false)}, ${rowToken(table)} AS row_token`,
+  );
+  const deleteSoftSql = changes.logged(
+    "deleted",
+    `UPDATE ${table} SET is_active = false, last_updated = now(), version = COALESCE(version, 1) + 1
+    WHERE session_id = $1 AND is_active RETURNING ${changedColumns(table)}`,
+  );
+  const deleteHardSql = changes.logged(
+    "hard_deleted",
+    `DELETE FROM ${table} WHERE session_id = $1 RETURNING ${changedColumns(table)}`,
+  );
 
   /** Writes `inputs` (distinct sessions, one shape) with their statement; saved rows by id. */
   const write = async (tx: Queryable, shape: Shape, inputs: readonly SaveInput[], signal?: AbortSignal) => {
@@ -114,7 +126,9 @@ export function createWrites(db: Db, table: string): Writes {
       shapes.set(shapeOf(input), group);
     }
     for (const [shape, group] of shapes) {
-      for (const [id, result] of await write(db, shape, group, signal)) results.set(id, result);
+      const written = await write(db, shape, group, signal);
+      for (const [id, result] of written) results.set(id, result);
+      if (written.size > 0) changes.committed();
     }
     // A row the statement did not return lost its compare-and-set: report the version it holds.
     const missing = inputs.filter((input) => !results.has(input.sessionId)).map((input) => input.sessionId);
@@ -143,17 +157,21 @@ export function createWrites(db: Db, table: string): Writes {
       }
       const params = [sessionId, expiry.kind === "in" ? micros : null, expiry.kind === "at" ? micros : null];
       const { rows } = await db.query<SessionRow>(touchSql, params, signal);
-      return rows[0] ? { kind: "touched", session: toStored(rows[0]) } : { kind: "missing" };
+      if (rows[0] === undefined) return { kind: "missing" };
+      changes.committed();
+      return { kind: "touched", session: toStored(rows[0]) };
     },
 
     async delete(sessionId, hard, signal) {
-      return (await db.query(hard ? deleteHardSql : deleteSoftSql, [sessionId], signal)).rowCount > 0;
+      const deleted = (await db.query(hard ? deleteHardSql : deleteSoftSql, [sessionId], signal)).rows.length > 0;
+      if (deleted) changes.committed();
+      return deleted;
     },
 
     async replaySpooled(sessionId, writes, signal) {
       const first = writes[0];
       if (first === undefined) throw new Error("replaySpooled: no writes");
-      return db.transaction(async (tx) => {
+      const result = await db.transaction(async (tx) => {
         const { rows } = await tx.query<{ version: string; last_updated: string | null }>(lockForReplaySql, [
           sessionId,
         ]);
@@ -179,6 +197,8 @@ export function createWrites(db: Db, table: string): Writes {
         }
         return { kind: "applied", version } as const;
       }, signal);
+      if (result.kind === "applied") changes.committed();
+      return result;
     },
   };
 }

@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file isotope/session/v1/session.proto.
  */
 export const file_isotope_session_v1_session: GenFile = /*@__PURE__*/
-  fileDesc("CiBpc290b3BlL3Nlc3Npb24vdjEvc2Vzc2lvbi5wcm90bxISaXNvdG9wZS5zZXNzaW9uLnYxIrwCCgdTZXNzaW9uEhIKCnNlc3Npb25faWQYASABKAkSJQoEZGF0YRgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKQoIbWV0YWRhdGEYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXBkYXRlZBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdmVyc2lvbhgHIAEoAxIRCglpc19hY3RpdmUYCCABKAgSFQoNbWVzc2FnZV9jb3VudBgJIAEoAyJYCg9WZXJzaW9uQ29uZmxpY3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDEhcKD2N1cnJlbnRfdmVyc2lvbhgDIAEoAyKUAgoLU2F2ZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIlCgRkYXRhGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIpCghtZXRhZGF0YRgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLwoKZXhwaXJlc19pbhgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkgAEjAKCmV4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAASHQoQZXhwZWN0ZWRfdmVyc2lvbhgGIAEoA0gBiAEBQggKBmV4cGlyeUITChFfZXhwZWN0ZWRfdmVyc2lvbiKBAQoMU2F2ZVJlc3BvbnNlEiwKB3Nlc3Npb24YASABKAsyGy5pc290b3BlLnNlc3Npb24udjEuU2Vzc2lvbhIPCgdjcmVhdGVkGAIgASgIEjIKCmR1cmFiaWxpdHkYAyABKA4yHi5pc290b3BlLnNlc3Npb24udjEuRHVyYWJpbGl0eSJSCgtMb2FkUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhgKEGluY2x1ZGVfaW5hY3RpdmUYAiABKAgSFQoNbGFzdF9tZXNzYWdlcxgDIAEoDSJwCgxMb2FkUmVzcG9uc2USLAoHc2Vzc2lvbhgBIAEoCzIbLmlzb3RvcGUuc2Vzc2lvbi52MS5TZXNzaW9uEjIKCmR1cmFiaWxpdHkYAiABKA4yHi5pc290b3BlLnNlc3Npb24udjEuRHVyYWJpbGl0eSKiAQoLTGlzdFJlcXVlc3QSDQoFbGltaXQYASABKAUSDgoGb2Zmc2V0GAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSGAoQaW5jbHVkZV9pbmFjdGl2ZRgEIAEoCBIwCg9tZXRhZGF0YV9maWx0ZXIYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhQKDGluY2x1ZGVfZGF0YRgGIAEoCCJWCgxMaXN0UmVzcG9uc2USLQoIc2Vzc2lvbnMYASADKAsyGy5pc290b3BlLnNlc3Npb24udjEuU2Vzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiSAoNRGVsZXRlUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEgwKBGhhcmQYAiABKAgSFQoNYWxsb3dfbWlzc2luZxgDIAEoCCKqAQoNQXBwZW5kUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEikKCG1lc3NhZ2VzGAIgAygLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBImCgVwYXRjaBgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSHQoQZXhwZWN0ZWRfdmVyc2lvbhgEIAEoA0gAiAEBQhMKEV9leHBlY3RlZF92ZXJzaW9uIjgKDkFwcGVuZFJlc3BvbnNlEg8KB3ZlcnNpb24YASABKAMSFQoNbWVzc2FnZV9jb3VudBgCIAEoAyKnAQoMVG91Y2hSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSLwoKZXhwaXJlc19pbhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkgAEjAKCmV4cGlyZXNfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAASFgoMbmV2ZXJfZXhwaXJlGAQgASgISABCCAoGZXhwaXJ5Ij0KDVRvdWNoUmVzcG9uc2USLAoHc2Vzc2lvbhgBIAEoCzIbLmlzb3RvcGUuc2Vzc2lvbi52MS5TZXNzaW9uIi8KDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAgSDAoEaGFyZBgCIAEoCCITChFTdGF0aXN0aWNzUmVxdWVzdCLWAgoSU3RhdGlzdGljc1Jlc3BvbnNlEhYKDnRvdGFsX3Nlc3Npb25zGAEgASgDEhcKD2FjdGl2ZV9zZXNzaW9ucxgCIAEoAxIZChFpbmFjdGl2ZV9zZXNzaW9ucxgDIAEoAxIYChBleHBpcmVkX3Nlc3Npb25zGAQgASgDEhYKDnRvdGFsX21lc3NhZ2VzGAUgASgDEiAKGGF2Z19tZXNzYWdlc19wZXJfc2Vzc2lvbhgGIAEoARIYChB0b3RhbF9kYXRhX2J5dGVzGAcgASgDEjUKEW9sZGVzdF9jcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFsYXRlc3RfdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGAoQY3JlYXRlZF9sYXN0XzI0aBgKIAEoAyKIAQoOQ2xlYW51cFJlcXVlc3QSEwoLaGFyZF9kZWxldGUYASABKAgSPAoZcHVyZ2VfaW5hY3RpdmVfb2xkZXJfdGhhbhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhISCgpiYXRjaF9zaXplGAMgASgFEg8KB2RyeV9ydW4YBCABKAgiawoPQ2xlYW51cFJlc3BvbnNlEhUKDWV4cGlyZWRfY291bnQYASABKAMSFAoMcHVyZ2VkX2NvdW50GAIgASgDEisKCGR1cmF0aW9uGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uInAKDlJlc3RvcmVSZXF1ZXN0EhgKEGluY2x1ZGVfaW5hY3RpdmUYASABKAgSMAoPbWV0YWRhdGFfZmlsdGVyGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBISCgpiYXRjaF9zaXplGAMgASgFIjQKDlJlc3RvcmVGYWlsdXJlEhIKCnNlc3Npb25faWQYASABKAkSDgoGcmVhc29uGAIgASgJIr8BCg9SZXN0b3JlUmVzcG9uc2USFgoOcmVzdG9yZWRfY291bnQYASABKAMSFAoMZmFpbGVkX2NvdW50GAIgASgDEjIKBmZhaWxlZBgDIAMoCzIiLmlzb3RvcGUuc2Vzc2lvbi52MS5SZXN0b3JlRmFpbHVyZRIdChVza2lwcGVkX2V4cGlyZWRfY291bnQYBCABKAMSKwoIZHVyYXRpb24YBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24itQEKFFJlc3RvcmVTdHJlYW1SZXF1ZXN0EhgKEGluY2x1ZGVfaW5hY3RpdmUYASABKAgSMAoPbWV0YWRhdGFfZmlsdGVyGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBISCgpiYXRjaF9zaXplGAMgASgFEhEKCW9taXRfZGF0YRgEIAEoCBITCgtzdGFydF9hZnRlchgFIAEoCRIVCg1sYXN0X21lc3NhZ2VzGAYgASgNIlcKD1Jlc3RvcmVQcm9ncmVzcxIWCg5yZXN0b3JlZF9jb3VudBgBIAEoAxIUCgxmYWlsZWRfY291bnQYAiABKAMSFgoOdG90YWxfZXN0aW1hdGUYAyABKAMiwQEKFVJlc3RvcmVTdHJlYW1SZXNwb25zZRItCghzZXNzaW9ucxgBIAMoCzIbLmlzb3RvcGUuc2Vzc2lvbi52MS5TZXNzaW9uEjQKCGZhaWx1cmVzGAIgAygLMiIuaXNvdG9wZS5zZXNzaW9uLnYxLlJlc3RvcmVGYWlsdXJlEjUKCHByb2dyZXNzGAMgASgLMiMuaXNvdG9wZS5zZXNzaW9uLnYxLlJlc3RvcmVQcm9ncmVzcxIMCgRkb25lGAQgASgIIhgKFkNoZWNrQ29ubmVjdGlvblJlcXVlc3QiOQoJUG9vbFN0YXRzEg0KBXRvdGFsGAEgASgFEgwKBGlkbGUYAiABKAUSDwoHd2FpdGluZxgDIAEoBSKoAgoXQ2hlY2tDb25uZWN0aW9uUmVzcG9uc2USCgoCb2sYASABKAgSKgoHbGF0ZW5jeRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIPCgdiYWNrZW5kGAMgASgJEhYKDnNlcnZlcl92ZXJzaW9uGAQgASgJEhAKCGRhdGFiYXNlGAUgASgJEisKBHBvb2wYBiABKAsyHS5pc290b3BlLnNlc3Npb24udjEuUG9vbFN0YXRzEg0KBWVycm9yGAcgASgJEi4KBXNwb29sGAggASgLMh8uaXNvdG9wZS5zZXNzaW9uLnYxLlNwb29sU3RhdHVzEi4KBWNhY2hlGAkgASgLMh8uaXNvdG9wZS5zZXNzaW9uLnYxLkNhY2hlU3RhdHVzIoEBCgtDYWNoZVN0YXR1cxIPCgdlbmFibGVkGAEgASgIEhAKCGNvaGVyZW50GAIgASgIEgwKBGhpdHMYAyABKAQSDgoGbWlzc2VzGAQgASgEEg8KB2VudHJpZXMYBSABKAQSDQoFYnl0ZXMYBiABKAQSEQoJbWF4X2J5dGVzGAcgASgEImUKC1Nwb29sU3RhdHVzEg8KB2VuYWJsZWQYASABKAgSDwoHcGVuZGluZxgCIAEoBBIPCgdzcG9vbGVkGAMgASgEEhAKCHJlcGxheWVkGAQgASgEEhEKCWNvbmZsaWN0cxgFIAEoBCpZCgpEdXJhYmlsaXR5EhoKFkRVUkFCSUxJVFlfVU5TUEVDSUZJRUQQABIXChNEVVJBQklMSVRZX0RBVEFCQVNFEAESFgoSRFVSQUJJTElUWV9TUE9PTEVEEAIyzgcKDlNlc3Npb25TZXJ2aWNlEkkKBFNhdmUSHy5pc290b3BlLnNlc3Npb24udjEuU2F2ZVJlcXVlc3QaIC5pc290b3BlLnNlc3Npb24udjEuU2F2ZVJlc3BvbnNlEk4KBExvYWQSHy5pc290b3BlLnNlc3Npb24udjEuTG9hZFJlcXVlc3QaIC5pc290b3BlLnNlc3Npb24udjEuTG9hZFJlc3BvbnNlIgOQAgESTgoETGlzdBIfLmlzb3RvcGUuc2Vzc2lvbi52MS5MaXN0UmVxdWVzdBogLmlzb3RvcGUuc2Vzc2lvbi52MS5MaXN0UmVzcG9uc2UiA5ACARJPCgZEZWxldGUSIS5pc290b3BlLnNlc3Npb24udjEuRGVsZXRlUmVxdWVzdBoiLmlzb3RvcGUuc2Vzc2lvbi52MS5EZWxldGVSZXNwb25zZRJPCgZBcHBlbmQSIS5pc290b3BlLnNlc3Npb24udjEuQXBwZW5kUmVxdWVzdBoiLmlzb3RvcGUuc2Vzc2lvbi52MS5BcHBlbmRSZXNwb25zZRJMCgVUb3VjaBIgLmlzb3RvcGUuc2Vzc2lvbi52MS5Ub3VjaFJlcXVlc3QaIS5pc290b3BlLnNlc3Npb24udjEuVG91Y2hSZXNwb25zZRJgCgpTdGF0aXN0aWNzEiUuaXNvdG9wZS5zZXNzaW9uLnYxLlN0YXRpc3RpY3NSZXF1ZXN0GiYuaXNvdG9wZS5zZXNzaW9uLnYxLlN0YXRpc3RpY3NSZXNwb25zZSIDkAIBElIKB0NsZWFudXASIi5pc290b3BlLnNlc3Npb24udjEuQ2xlYW51cFJlcXVlc3QaIy5pc290b3BlLnNlc3Npb24udjEuQ2xlYW51cFJlc3BvbnNlElIKB1Jlc3RvcmUSIi5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVJlcXVlc3QaIy5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVJlc3BvbnNlEmYKDVJlc3RvcmVTdHJlYW0SKC5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVN0cmVhbVJlcXVlc3QaKS5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVN0cmVhbVJlc3BvbnNlMAESbwoPQ2hlY2tDb25uZWN0aW9uEiouaXNvdG9wZS5zZXNzaW9uLnYxLkNoZWNrQ29ubmVjdGlvblJlcXVlc3QaKy5pc290b3BlLnNlc3Npb24udjEuQ2hlY2tDb25uZWN0aW9uUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiBpc290b3BlL3Nlc3Npb24vdjEvc2Vzc2lvbi5wcm90bxISaXNvdG9wZS5zZXNzaW9uLnYxIrwCCgdTZXNzaW9uEhIKCnNlc3Npb25faWQYASABKAkSJQoEZGF0YRgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKQoIbWV0YWRhdGEYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXBkYXRlZBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdmVyc2lvbhgHIAEoAxIRCglpc19hY3RpdmUYCCABKAgSFQoNbWVzc2FnZV9jb3VudBgJIAEoAyJYCg9WZXJzaW9uQ29uZmxpY3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDEhcKD2N1cnJlbnRfdmVyc2lvbhgDIAEoAyKUAgoLU2F2ZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIlCgRkYXRhGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIpCghtZXRhZGF0YRgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLwoKZXhwaXJlc19pbhgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkgAEjAKCmV4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAASHQoQZXhwZWN0ZWRfdmVyc2lvbhgGIAEoA0gBiAEBQggKBmV4cGlyeUITChFfZXhwZWN0ZWRfdmVyc2lvbiKBAQoMU2F2ZVJlc3BvbnNlEiwKB3Nlc3Npb24YASABKAsyGy5pc290b3BlLnNlc3Npb24udjEuU2Vzc2lvbhIPCgdjcmVhdGVkGAIgASgIEjIKCmR1cmFiaWxpdHkYAyABKA4yHi5pc290b3BlLnNlc3Npb24udjEuRHVyYWJpbGl0eSJSCgtMb2FkUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhgKEGluY2x1ZGVfaW5hY3RpdmUYAiABKAgSFQoNbGFzdF9tZXNzYWdlcxgDIAEoDSJwCgxMb2FkUmVzcG9uc2USLAoHc2Vzc2lvbhgBIAEoCzIbLmlzb3RvcGUuc2Vzc2lvbi52MS5TZXNzaW9uEjIKCmR1cmFiaWxpdHkYAiABKA4yHi5pc290b3BlLnNlc3Npb24udjEuRHVyYWJpbGl0eSKiAQoLTGlzdFJlcXVlc3QSDQoFbGltaXQYASABKAUSDgoGb2Zmc2V0GAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSGAoQaW5jbHVkZV9pbmFjdGl2ZRgEIAEoCBIwCg9tZXRhZGF0YV9maWx0ZXIYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhQKDGluY2x1ZGVfZGF0YRgGIAEoCCJWCgxMaXN0UmVzcG9uc2USLQoIc2Vzc2lvbnMYASADKAsyGy5pc290b3BlLnNlc3Npb24udjEuU2Vzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiSAoNRGVsZXRlUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEgwKBGhhcmQYAiABKAgSFQoNYWxsb3dfbWlzc2luZxgDIAEoCCKqAQoNQXBwZW5kUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEikKCG1lc3NhZ2VzGAIgAygLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBImCgVwYXRjaBgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSHQoQZXhwZWN0ZWRfdmVyc2lvbhgEIAEoA0gAiAEBQhMKEV9leHBlY3RlZF92ZXJzaW9uIjgKDkFwcGVuZFJlc3BvbnNlEg8KB3ZlcnNpb24YASABKAMSFQoNbWVzc2FnZV9jb3VudBgCIAEoAyKnAQoMVG91Y2hSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSLwoKZXhwaXJlc19pbhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkgAEjAKCmV4cGlyZXNfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAASFgoMbmV2ZXJfZXhwaXJlGAQgASgISABCCAoGZXhwaXJ5Ij0KDVRvdWNoUmVzcG9uc2USLAoHc2Vzc2lvbhgBIAEoCzIbLmlzb3RvcGUuc2Vzc2lvbi52MS5TZXNzaW9uIi8KDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAgSDAoEaGFyZBgCIAEoCCITChFTdGF0aXN0aWNzUmVxdWVzdCLWAgoSU3RhdGlzdGljc1Jlc3BvbnNlEhYKDnRvdGFsX3Nlc3Npb25zGAEgASgDEhcKD2FjdGl2ZV9zZXNzaW9ucxgCIAEoAxIZChFpbmFjdGl2ZV9zZXNzaW9ucxgDIAEoAxIYChBleHBpcmVkX3Nlc3Npb25zGAQgASgDEhYKDnRvdGFsX21lc3NhZ2VzGAUgASgDEiAKGGF2Z19tZXNzYWdlc19wZXJfc2Vzc2lvbhgGIAEoARIYChB0b3RhbF9kYXRhX2J5dGVzGAcgASgDEjUKEW9sZGVzdF9jcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFsYXRlc3RfdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGAoQY3JlYXRlZF9sYXN0XzI0aBgKIAEoAyKIAQoOQ2xlYW51cFJlcXVlc3QSEwoLaGFyZF9kZWxldGUYASABKAgSPAoZcHVyZ2VfaW5hY3RpdmVfb2xkZXJfdGhhbhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhISCgpiYXRjaF9zaXplGAMgASgFEg8KB2RyeV9ydW4YBCABKAgiawoPQ2xlYW51cFJlc3BvbnNlEhUKDWV4cGlyZWRfY291bnQYASABKAMSFAoMcHVyZ2VkX2NvdW50GAIgASgDEisKCGR1cmF0aW9uGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uInAKDlJlc3RvcmVSZXF1ZXN0EhgKEGluY2x1ZGVfaW5hY3RpdmUYASABKAgSMAoPbWV0YWRhdGFfZmlsdGVyGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBISCgpiYXRjaF9zaXplGAMgASgFIjQKDlJlc3RvcmVGYWlsdXJlEhIKCnNlc3Npb25faWQYASABKAkSDgoGcmVhc29uGAIgASgJIr8BCg9SZXN0b3JlUmVzcG9uc2USFgoOcmVzdG9yZWRfY291bnQYASABKAMSFAoMZmFpbGVkX2NvdW50GAIgASgDEjIKBmZhaWxlZBgDIAMoCzIiLmlzb3RvcGUuc2Vzc2lvbi52MS5SZXN0b3JlRmFpbHVyZRIdChVza2lwcGVkX2V4cGlyZWRfY291bnQYBCABKAMSKwoIZHVyYXRpb24YBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24itQEKFFJlc3RvcmVTdHJlYW1SZXF1ZXN0EhgKEGluY2x1ZGVfaW5hY3RpdmUYASABKAgSMAoPbWV0YWRhdGFfZmlsdGVyGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBISCgpiYXRjaF9zaXplGAMgASgFEhEKCW9taXRfZGF0YRgEIAEoCBITCgtzdGFydF9hZnRlchgFIAEoCRIVCg1sYXN0X21lc3NhZ2VzGAYgASgNIlcKD1Jlc3RvcmVQcm9ncmVzcxIWCg5yZXN0b3JlZF9jb3VudBgBIAEoAxIUCgxmYWlsZWRfY291bnQYAiABKAMSFgoOdG90YWxfZXN0aW1hdGUYAyABKAMiwQEKFVJlc3RvcmVTdHJlYW1SZXNwb25zZRItCghzZXNzaW9ucxgBIAMoCzIbLmlzb3RvcGUuc2Vzc2lvbi52MS5TZXNzaW9uEjQKCGZhaWx1cmVzGAIgAygLMiIuaXNvdG9wZS5zZXNzaW9uLnYxLlJlc3RvcmVGYWlsdXJlEjUKCHByb2dyZXNzGAMgASgLMiMuaXNvdG9wZS5zZXNzaW9uLnYxLlJlc3RvcmVQcm9ncmVzcxIMCgRkb25lGAQgASgIIhgKFkNoZWNrQ29ubmVjdGlvblJlcXVlc3QiOQoJUG9vbFN0YXRzEg0KBXRvdGFsGAEgASgFEgwKBGlkbGUYAiABKAUSDwoHd2FpdGluZxgDIAEoBSKoAgoXQ2hlY2tDb25uZWN0aW9uUmVzcG9uc2USCgoCb2sYASABKAgSKgoHbGF0ZW5jeRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIPCgdiYWNrZW5kGAMgASgJEhYKDnNlcnZlcl92ZXJzaW9uGAQgASgJEhAKCGRhdGFiYXNlGAUgASgJEisKBHBvb2wYBiABKAsyHS5pc290b3BlLnNlc3Npb24udjEuUG9vbFN0YXRzEg0KBWVycm9yGAcgASgJEi4KBXNwb29sGAggASgLMh8uaXNvdG9wZS5zZXNzaW9uLnYxLlNwb29sU3RhdHVzEi4KBWNhY2hlGAkgASgLMh8uaXNvdG9wZS5zZXNzaW9uLnYxLkNhY2hlU3RhdHVzIoEBCgtDYWNoZVN0YXR1cxIPCgdlbmFibGVkGAEgASgIEhAKCGNvaGVyZW50GAIgASgIEgwKBGhpdHMYAyABKAQSDgoGbWlzc2VzGAQgASgEEg8KB2VudHJpZXMYBSABKAQSDQoFYnl0ZXMYBiABKAQSEQoJbWF4X2J5dGVzGAcgASgEImUKC1Nwb29sU3RhdHVzEg8KB2VuYWJsZWQYASABKAgSDwoHcGVuZGluZxgCIAEoBBIPCgdzcG9vbGVkGAMgASgEEhAKCHJlcGxheWVkGAQgASgEEhEKCWNvbmZsaWN0cxgFIAEoBCJtCgxXYXRjaFJlcXVlc3QSFgoOc2luY2Vfc2VxdWVuY2UYASABKAMSEwoLc2Vzc2lvbl9pZHMYAiADKAkSMAoPbWV0YWRhdGFfZmlsdGVyGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJSCg1XYXRjaFJlc3BvbnNlEi8KBmV2ZW50cxgBIAMoCzIfLmlzb3RvcGUuc2Vzc2lvbi52MS5DaGFuZ2VFdmVudBIQCghzZXF1ZW5jZRgCIAEoAyLKAgoLQ2hhbmdlRXZlbnQSEAoIc2VxdWVuY2UYASABKAMSEgoKc2Vzc2lvbl9pZBgCIAEoCRIyCgRraW5kGAMgASgOMiQuaXNvdG9wZS5zZXNzaW9uLnYxLkNoYW5nZUV2ZW50LktpbmQSDwoHdmVyc2lvbhgEIAEoAxIwCgxjb21taXR0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIp0BCgRLaW5kEhQKEEtJTkRfVU5TUEVDSUZJRUQQABIOCgpLSU5EX1NBVkVEEAESEQoNS0lORF9BUFBFTkRFRBACEhAKDEtJTkRfVE9VQ0hFRBADEhAKDEtJTkRfREVMRVRFRBAEEhUKEUtJTkRfSEFSRF9ERUxFVEVEEAUSEAoMS0lORF9FWFBJUkVEEAYSDwoLS0lORF9QVVJHRUQQBypZCgpEdXJhYmlsaXR5EhoKFkRVUkFCSUxJVFlfVU5TUEVDSUZJRUQQABIXChNEVVJBQklMSVRZX0RBVEFCQVNFEAESFgoSRFVSQUJJTElUWV9TUE9PTEVEEAIynggKDlNlc3Npb25TZXJ2aWNlEkkKBFNhdmUSHy5pc290b3BlLnNlc3Npb24udjEuU2F2ZVJlcXVlc3QaIC5pc290b3BlLnNlc3Npb24udjEuU2F2ZVJlc3BvbnNlEk4KBExvYWQSHy5pc290b3BlLnNlc3Npb24udjEuTG9hZFJlcXVlc3QaIC5pc290b3BlLnNlc3Npb24udjEuTG9hZFJlc3BvbnNlIgOQAgESTgoETGlzdBIfLmlzb3RvcGUuc2Vzc2lvbi52MS5MaXN0UmVxdWVzdBogLmlzb3RvcGUuc2Vzc2lvbi52MS5MaXN0UmVzcG9uc2UiA5ACARJPCgZEZWxldGUSIS5pc290b3BlLnNlc3Npb24udjEuRGVsZXRlUmVxdWVzdBoiLmlzb3RvcGUuc2Vzc2lvbi52MS5EZWxldGVSZXNwb25zZRJPCgZBcHBlbmQSIS5pc290b3BlLnNlc3Npb24udjEuQXBwZW5kUmVxdWVzdBoiLmlzb3RvcGUuc2Vzc2lvbi52MS5BcHBlbmRSZXNwb25zZRJMCgVUb3VjaBIgLmlzb3RvcGUuc2Vzc2lvbi52MS5Ub3VjaFJlcXVlc3QaIS5pc290b3BlLnNlc3Npb24udjEuVG91Y2hSZXNwb25zZRJgCgpTdGF0aXN0aWNzEiUuaXNvdG9wZS5zZXNzaW9uLnYxLlN0YXRpc3RpY3NSZXF1ZXN0GiYuaXNvdG9wZS5zZXNzaW9uLnYxLlN0YXRpc3RpY3NSZXNwb25zZSIDkAIBElIKB0NsZWFudXASIi5pc290b3BlLnNlc3Npb24udjEuQ2xlYW51cFJlcXVlc3QaIy5pc290b3BlLnNlc3Npb24udjEuQ2xlYW51cFJlc3BvbnNlElIKB1Jlc3RvcmUSIi5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVJlcXVlc3QaIy5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVJlc3BvbnNlEmYKDVJlc3RvcmVTdHJlYW0SKC5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVN0cmVhbVJlcXVlc3QaKS5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVN0cmVhbVJlc3BvbnNlMAESbwoPQ2hlY2tDb25uZWN0aW9uEiouaXNvdG9wZS5zZXNzaW9uLnYxLkNoZWNrQ29ubmVjdGlvblJlcXVlc3QaKy5pc290b3BlLnNlc3Npb24udjEuQ2hlY2tDb25uZWN0aW9uUmVzcG9uc2UiA5ACARJOCgVXYXRjaBIgLmlzb3RvcGUuc2Vzc2lvbi52MS5XYXRjaFJlcXVlc3QaIS5pc290b3BlLnNlc3Npb24udjEuV2F0Y2hSZXNwb25zZTABYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A stored session: what every read returns.
@@ -1254,6 +1254,192 @@ export const SpoolStatusSchema: GenMessage<SpoolStatus> = /*@__PURE__*/
   messageDesc(file_isotope_session_v1_session, 28);
 
 /**
+ * Asks for the change feed: every change to sessions, in commit order, from a point on.
+ *
+ * @generated from message isotope.session.v1.WatchRequest
+ */
+export type WatchRequest = Message<"isotope.session.v1.WatchRequest"> & {
+  /**
+   * Deliver changes after this sequence: the `sequence` of the last WatchResponse received, to
+   * resume after a disconnect (nothing missed, nothing twice, on any replica). 0 starts at the end
+   * of the log (changes committed from now on). Older than the retained history: OUT_OF_RANGE
+   * (re-list the sessions, then watch from the sequence a new stream's first response reports).
+   *
+   * @generated from field: int64 since_sequence = 1;
+   */
+  sinceSequence: bigint;
+
+  /**
+   * Only these sessions' changes; empty means every session's.
+   *
+   * @generated from field: repeated string session_ids = 2;
+   */
+  sessionIds: string[];
+
+  /**
+   * Only changes of sessions whose metadata (at the change) contains this object, as List's filter.
+   *
+   * @generated from field: google.protobuf.Struct metadata_filter = 3;
+   */
+  metadataFilter?: JsonObject | undefined;
+};
+
+/**
+ * Describes the message isotope.session.v1.WatchRequest.
+ * Use `create(WatchRequestSchema)` to create a new message.
+ */
+export const WatchRequestSchema: GenMessage<WatchRequest> = /*@__PURE__*/
+  messageDesc(file_isotope_session_v1_session, 29);
+
+/**
+ * One message of a Watch stream.
+ *
+ * @generated from message isotope.session.v1.WatchResponse
+ */
+export type WatchResponse = Message<"isotope.session.v1.WatchResponse"> & {
+  /**
+   * Changes that match the request, in sequence order; may be empty (the first message, and
+   * messages that only move `sequence` on).
+   *
+   * @generated from field: repeated isotope.session.v1.ChangeEvent events = 1;
+   */
+  events: ChangeEvent[];
+
+  /**
+   * Every matching change up to this sequence has been sent (these events included): the
+   * since_sequence to resume from.
+   *
+   * @generated from field: int64 sequence = 2;
+   */
+  sequence: bigint;
+};
+
+/**
+ * Describes the message isotope.session.v1.WatchResponse.
+ * Use `create(WatchResponseSchema)` to create a new message.
+ */
+export const WatchResponseSchema: GenMessage<WatchResponse> = /*@__PURE__*/
+  messageDesc(file_isotope_session_v1_session, 30);
+
+/**
+ * One change to one session.
+ *
+ * @generated from message isotope.session.v1.ChangeEvent
+ */
+export type ChangeEvent = Message<"isotope.session.v1.ChangeEvent"> & {
+  /**
+   * Position in the feed: grows by one per change, in commit order, the same on every replica.
+   *
+   * @generated from field: int64 sequence = 1;
+   */
+  sequence: bigint;
+
+  /**
+   * The session changed.
+   *
+   * @generated from field: string session_id = 2;
+   */
+  sessionId: string;
+
+  /**
+   * What happened to it.
+   *
+   * @generated from field: isotope.session.v1.ChangeEvent.Kind kind = 3;
+   */
+  kind: ChangeEvent_Kind;
+
+  /**
+   * The session's version after the change (for deletions: the last version it had).
+   *
+   * @generated from field: int64 version = 4;
+   */
+  version: bigint;
+
+  /**
+   * When the change was written, on the database clock (just before its transaction committed).
+   *
+   * @generated from field: google.protobuf.Timestamp committed_at = 5;
+   */
+  committedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message isotope.session.v1.ChangeEvent.
+ * Use `create(ChangeEventSchema)` to create a new message.
+ */
+export const ChangeEventSchema: GenMessage<ChangeEvent> = /*@__PURE__*/
+  messageDesc(file_isotope_session_v1_session, 31);
+
+/**
+ * What happened.
+ *
+ * @generated from enum isotope.session.v1.ChangeEvent.Kind
+ */
+export enum ChangeEvent_Kind {
+  /**
+   * Never sent.
+   *
+   * @generated from enum value: KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Save (any form, also a spooled Save replayed).
+   *
+   * @generated from enum value: KIND_SAVED = 1;
+   */
+  SAVED = 1,
+
+  /**
+   * Append.
+   *
+   * @generated from enum value: KIND_APPENDED = 2;
+   */
+  APPENDED = 2,
+
+  /**
+   * Touch (the version does not change).
+   *
+   * @generated from enum value: KIND_TOUCHED = 3;
+   */
+  TOUCHED = 3,
+
+  /**
+   * Delete, soft.
+   *
+   * @generated from enum value: KIND_DELETED = 4;
+   */
+  DELETED = 4,
+
+  /**
+   * Delete with hard = true: the session is gone.
+   *
+   * @generated from enum value: KIND_HARD_DELETED = 5;
+   */
+  HARD_DELETED = 5,
+
+  /**
+   * Marked inactive (or deleted, with hard delete) by Cleanup because its expiry passed.
+   *
+   * @generated from enum value: KIND_EXPIRED = 6;
+   */
+  EXPIRED = 6,
+
+  /**
+   * Deleted by Cleanup after being inactive too long.
+   *
+   * @generated from enum value: KIND_PURGED = 7;
+   */
+  PURGED = 7,
+}
+
+/**
+ * Describes the enum isotope.session.v1.ChangeEvent.Kind.
+ */
+export const ChangeEvent_KindSchema: GenEnum<ChangeEvent_Kind> = /*@__PURE__*/
+  enumDesc(file_isotope_session_v1_session, 31, 0);
+
+/**
  * Where an acknowledged write is durable.
  *
  * @generated from enum isotope.session.v1.Durability
@@ -1405,6 +1591,19 @@ export const SessionService: GenService<{
     methodKind: "unary";
     input: typeof CheckConnectionRequestSchema;
     output: typeof CheckConnectionResponseSchema;
+  },
+  /**
+   * Streams every change to sessions in commit order (saved, appended, touched, deleted,
+   * hard-deleted, expired, purged), optionally filtered; resumable with since_sequence.
+   * FAILED_PRECONDITION when the server's feed is off; RESOURCE_EXHAUSTED when the client reads
+   * too slowly (resume from the last sequence received); UNAVAILABLE when the server shuts down.
+   *
+   * @generated from rpc isotope.session.v1.SessionService.Watch
+   */
+  watch: {
+    methodKind: "server_streaming";
+    input: typeof WatchRequestSchema;
+    output: typeof WatchResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_isotope_session_v1_session, 0);

@@ -70,6 +70,11 @@ class SessionServiceStub(object):
                 request_serializer=isotope_dot_session_dot_v1_dot_session__pb2.CheckConnectionRequest.SerializeToString,
                 response_deserializer=isotope_dot_session_dot_v1_dot_session__pb2.CheckConnectionResponse.FromString,
                 )
+        self.Watch = channel.unary_stream(
+                '/isotope.session.v1.SessionService/Watch',
+                request_serializer=isotope_dot_session_dot_v1_dot_session__pb2.WatchRequest.SerializeToString,
+                response_deserializer=isotope_dot_session_dot_v1_dot_session__pb2.WatchResponse.FromString,
+                )
 
 
 class SessionServiceServicer(object):
@@ -156,6 +161,16 @@ class SessionServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Watch(self, request, context):
+        """Streams every change to sessions in commit order (saved, appended, touched, deleted,
+        hard-deleted, expired, purged), optionally filtered; resumable with since_sequence.
+        FAILED_PRECONDITION when the server's feed is off; RESOURCE_EXHAUSTED when the client reads
+        too slowly (resume from the last sequence received); UNAVAILABLE when the server shuts down.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SessionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -213,6 +228,11 @@ def add_SessionServiceServicer_to_server(servicer, server):
                     servicer.CheckConnection,
                     request_deserializer=isotope_dot_session_dot_v1_dot_session__pb2.CheckConnectionRequest.FromString,
                     response_serializer=isotope_dot_session_dot_v1_dot_session__pb2.CheckConnectionResponse.SerializeToString,
+            ),
+            'Watch': grpc.unary_stream_rpc_method_handler(
+                    servicer.Watch,
+                    request_deserializer=isotope_dot_session_dot_v1_dot_session__pb2.WatchRequest.FromString,
+                    response_serializer=isotope_dot_session_dot_v1_dot_session__pb2.WatchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -409,5 +429,22 @@ class SessionService(object):
         return grpc.experimental.unary_unary(request, target, '/isotope.session.v1.SessionService/CheckConnection',
             isotope_dot_session_dot_v1_dot_session__pb2.CheckConnectionRequest.SerializeToString,
             isotope_dot_session_dot_v1_dot_session__pb2.CheckConnectionResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Watch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/isotope.session.v1.SessionService/Watch',
+            isotope_dot_session_dot_v1_dot_session__pb2.WatchRequest.SerializeToString,
+            isotope_dot_session_dot_v1_dot_session__pb2.WatchResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
