@@ -40,7 +40,15 @@ describe.each(backends())("AdminService on $name", (backend) => {
     expect(reader).toMatchObject({ accessControl: true, name: "read-op", role: "read" });
     expect(reader.methods.sort()).toEqual(
       [
-        ...names(SessionService, ["Load", "List", "Statistics", "Restore", "RestoreStream", "CheckConnection"]),
+        ...names(SessionService, [
+          "Load",
+          "List",
+          "Statistics",
+          "Restore",
+          "RestoreStream",
+          "CheckConnection",
+          "Watch",
+        ]),
         ...names(AdminService),
       ].sort(),
     );
