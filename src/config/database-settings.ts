@@ -9,7 +9,7 @@ import { mappingOrUndefined } from "./sources.js";
 
 type StorageValues = Pick<
   SettingValues,
-  "databaseUrl" | "dataDir" | "poolMax" | "statementTimeoutMs" | "connectTimeoutMs" | "transactionPooler"
+  "databaseUrl" | "dataDir" | "poolMax" | "statementTimeoutMs" | "connectTimeoutMs" | "transactionPooler" | "listenUrl"
 >;
 
 /** The keys of the seed's `postgresql:` block, as its Python manager read them. */
@@ -25,6 +25,7 @@ export function databaseConfig(values: StorageValues, seedBlock: unknown, proble
     statementTimeoutMs: values.statementTimeoutMs,
     connectTimeoutMs: values.connectTimeoutMs,
     transactionPooler: values.transactionPooler,
+    listenConnectionString: values.listenUrl,
   };
   if (values.databaseUrl !== undefined) return { kind: "postgres", connectionString: values.databaseUrl, ...pool };
   if (seedBlock === undefined || seedBlock === null) return { kind: "embedded", dataDir: resolve(values.dataDir) };

@@ -130,6 +130,20 @@ export const settings = {
     kind: "bool",
     default: false,
   },
+  /**
+   * Undefined = the database URL's server. A direct PostgreSQL URL for the change feed's one
+   * listening connection (LISTEN cannot pass a transaction pooler): with transactionPooler and
+   * none given, the feed polls instead of listening.
+   */
+  listenUrl: {
+    flag: "listen-url",
+    env: "ISOTOPE_LISTEN_URL",
+    file: ["storage", "listen_url"],
+    kind: "string",
+    // Never echoes the value: it may hold a password.
+    check: (url) => (/^postgres(ql)?:\/\//.test(url) ? undefined : "expected postgres://user@host:port/db"),
+    default: undefined,
+  },
   /** 0 = no hot cache. */
   cacheBytes: {
     flag: "cache-bytes",

@@ -51,6 +51,12 @@ export interface PostgresOptions {
   searchPath?: string;
   /** The URL leads to a transaction-mode pooler (PgBouncer): see above. */
   transactionPooler?: boolean;
+  /**
+   * Where the hints' listening connection goes (a LISTEN cannot pass a transaction pooler): a
+   * direct URL. Undefined = the pool's server, or — behind a transaction pooler — no listening
+   * connection at all (the change feed polls).
+   */
+  listenConnectionString?: string;
 }
 
 export async function openPostgres(options: PostgresOptions, log: Logger): Promise<Db> {
@@ -202,7 +208,18 @@ export async function openPostgres(options: PostgresOptions, log: Logger): Promi
       connectionFailures,
     }),
     hints(channel, onHint) {
-      const hints = listen(connection, channel, onHint, log);
+      if (pooled && options.listenConnectionString === undefined) {
+        log.info(
+          { channel },
+          "behind a transaction pooler without storage.listen_url: no listening connection, the change feed polls",
+        );
+        return { notify() {}, close: async () => {} };
+      }
+      const direct =
+        options.listenConnectionString === undefined
+          ? connection
+          : { connectionString: options.listenConnectionString, application_name: "isotope-sessions", keepAlive: true };
+      const hints = listen(direct, channel, onHint, log);
       listeners.add(hints);
       return {
         notify: hints.notify,

@@ -195,6 +195,40 @@ describe.each(routes)("three replicas on one PostgreSQL, %s", (route) => {
     expect(hits.every((n) => n > 0)).toBe(true);
   });
 
+  it("a Watch on each replica sees every change once, in the same order", { timeout: 30_000 }, async () => {
+    const events = replicas.services.map(() => [] as string[]);
+    const writes = 45;
+    const controller = new AbortController();
+    let positioned = 0;
+    const watching = replicas.services.map(async (_, i) => {
+      let first = true;
+      for await (const response of replicas.clientOf(i).watch({}, { signal: controller.signal })) {
+        if (first) positioned++;
+        first = false;
+        for (const event of response.events) {
+          if (!event.sessionId.startsWith("feed-")) continue;
+          events[i]?.push(`${event.sequence} ${event.sessionId} ${event.kind} v${event.version}`);
+        }
+        if ((events[i]?.length ?? 0) >= writes) return;
+      }
+    });
+    await vi.waitFor(() => expect(positioned).toBe(replicas.services.length), { timeout: 10_000, interval: 20 });
+    // Saves, Appends, Touches and Deletes, each call on the next replica: one event each.
+    for (let n = 0; n < writes / 3; n++) {
+      const sessionId = `feed-${n % 5}`;
+      await client.save({ sessionId, data: { messages: [] } });
+      await client.append({ sessionId, messages: [{ n }] });
+      if (n % 2 === 0) await client.touch({ sessionId, expiry: { case: "neverExpire", value: true } });
+      else await client.delete({ sessionId });
+    }
+    await Promise.all(watching);
+    controller.abort();
+    expect(events[0]).toHaveLength(writes);
+    for (const seen of events.slice(1)) expect(seen).toEqual(events[0]);
+    const sequences = (events[0] ?? []).map((line) => BigInt(line.split(" ")[0] as string));
+    expect(sequences).toEqual(sequences.map((_, i) => (sequences[0] as bigint) + BigInt(i)));
+  });
+
   it("a replica running the scheduled cleanup claims and finishes its runs on the job row", {
     timeout: 30_000,
   }, async () => {

@@ -40,7 +40,8 @@ export async function startReplicas(
   const pooler = route === "pgbouncer" ? await startPgBouncer(databaseUrl) : undefined;
   const args = (name: string) => [
     ...["--database-url", pooler?.url ?? databaseUrl, "--table", table, "--replica-name", name],
-    ...(pooler ? ["--transaction-pooler", "true"] : []),
+    // Through the pooler, the change feed's one listening connection goes direct (LISTEN cannot pass it).
+    ...(pooler ? ["--transaction-pooler", "true", "--listen-url", databaseUrl] : []),
     ...extraArgs,
   ];
   const admin = new pg.Client({ connectionString: databaseUrl });

@@ -31,6 +31,11 @@ function samplesFor(name: SettingName, setting: Setting): Samples {
       ["postgresql://env", "postgresql://env"],
       ["postgres://file", "postgres://file"],
     ],
+    listenUrl: [
+      ["postgres://flag", "postgres://flag"],
+      ["postgresql://env", "postgresql://env"],
+      ["postgres://file", "postgres://file"],
+    ],
     logLevel: [
       ["debug", "debug"],
       ["warn", "warn"],
