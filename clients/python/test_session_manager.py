@@ -119,6 +119,44 @@ class SeedApiTest(unittest.TestCase):
         self.assertIsNone(m.touch_session("py-touch", expires_in_hours=-1))
         self.assertTrue(m.last_error.startswith("INVALID_ARGUMENT"))
 
+    def test_watch_sessions_yields_each_change_once_and_resumes_from_a_position(self):
+        import threading
+        m = self.manager
+        positions = []
+        events = []
+        watcher = SessionManager()
+        stream = watcher.watch_sessions(session_ids=["py-watch"], on_position=positions.append)
+
+        def consume():
+            for event in stream:
+                events.append(event)
+                if len(events) == 3:
+                    return
+
+        reader = threading.Thread(target=consume)
+        reader.start()
+        deadline = time.time() + 10
+        while not positions and time.time() < deadline:
+            time.sleep(0.02)
+        self.assertTrue(m.save_session("py-watch", {"messages": []}))
+        m.append_messages("py-watch", [{"role": "user", "content": "hi"}])
+        self.assertIsNotNone(m.touch_session("py-watch", expires_in_hours=1))
+        reader.join(timeout=10)
+        stream.close()
+        watcher.close()
+        self.assertEqual([(e["kind"], e["version"]) for e in events], [("saved", 1), ("appended", 2), ("touched", 2)])
+        self.assertEqual([e["sequence"] for e in events], [events[0]["sequence"] + i for i in range(3)])
+
+        # From the first change's position: exactly the two that came after it, nothing twice.
+        again = SessionManager().watch_sessions(since_sequence=events[0]["sequence"], session_ids=["py-watch"])
+        self.assertEqual([next(again)["sequence"], next(again)["sequence"]], [e["sequence"] for e in events[1:]])
+        again.close()
+
+        # A position past the log's end is OUT_OF_RANGE: the generator ends, saying why.
+        beyond = SessionManager()
+        self.assertEqual(list(beyond.watch_sessions(since_sequence=10**12)), [])
+        self.assertTrue(beyond.last_error.startswith("OUT_OF_RANGE"))
+
     def test_configuration_mistakes_raise_with_the_setting_named(self):
         with self.assertRaisesRegex(ValueError, "both cert_file and key_file"):
             SessionManager(cert_file=__file__)

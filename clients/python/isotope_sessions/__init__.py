@@ -36,7 +36,8 @@ import json
 import logging
 import os
 import sys
-from typing import Any, Dict, List, Optional
+import time
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 _here = os.path.dirname(os.path.abspath(__file__))
 _stubs = os.path.dirname(_here)
@@ -314,6 +315,65 @@ class SessionManager:
             else:
                 self._failed(f"touch_session({session_id})", error)
             return None
+
+    def watch_sessions(
+        self,
+        since_sequence: int = 0,
+        session_ids: Optional[List[str]] = None,
+        metadata_filter: Optional[Dict[str, Any]] = None,
+        on_position: Optional[Callable[[int], None]] = None,
+        max_resumes: int = 10,
+    ) -> Iterator[Dict[str, Any]]:
+        """Not in the seed: every change to sessions, in commit order, as dicts — a generator that
+        resumes by itself when the stream breaks (a restart, a dropped connection, a reader too
+        slow), from the last position the server reported, so each change comes once.
+
+        Each dict has ``sequence``, ``session_id``, ``kind`` ("saved", "appended", "touched",
+        "deleted", "hard_deleted", "expired", "purged"), ``version`` and ``committed_at``.
+        ``since_sequence`` 0 starts from now; ``on_position`` is told every position (persist it to
+        resume after a restart). Any other failure (OUT_OF_RANGE: history trimmed past the
+        position — re-list, then watch again) ends the generator with ``last_error`` set.
+        """
+        since = since_sequence
+        failures = 0
+        while True:
+            request = pb.WatchRequest(since_sequence=since, session_ids=session_ids or [])
+            try:
+                if metadata_filter is not None:
+                    request.metadata_filter.CopyFrom(_to_struct(metadata_filter))
+                call = self._stub.Watch(request, metadata=self._metadata)
+                try:
+                    for response in call:
+                        failures = 0
+                        self.last_error = None
+                        for event in response.events:
+                            yield {
+                                "sequence": event.sequence,
+                                "session_id": event.session_id,
+                                "kind": pb.ChangeEvent.Kind.Name(event.kind)[len("KIND_"):].lower(),
+                                "version": event.version,
+                                "committed_at": _time(event, "committed_at"),
+                            }
+                        since = response.sequence
+                        if on_position is not None:
+                            on_position(since)
+                finally:
+                    call.cancel()  # also when the caller closes the generator: the stream ends here
+                failures += 1  # a Watch never ends on its own: the server went away
+            except grpc.RpcError as error:
+                resumable = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL, grpc.StatusCode.CANCELLED,
+                             grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.ABORTED)
+                failures += 1
+                if error.code() not in resumable or failures > max_resumes:
+                    self._failed("watch_sessions", error)
+                    return
+            except (ValueError, TypeError) as error:
+                self._failed("watch_sessions", error)
+                return
+            if failures > max_resumes:
+                self.last_error = "UNAVAILABLE: the Watch stream kept ending"
+                return
+            time.sleep(min(2.0, 0.05 * 2 ** failures))
 
     def test_connection(self) -> bool:
         try:
