@@ -139,14 +139,14 @@ export async function withSpool(
       return repository.append(input, signal);
     },
 
-    async touch(sessionId, expiry, signal) {
+    async touch(sessionId, expiry, signal, key) {
       await settle(sessionId, signal);
-      return repository.touch(sessionId, expiry, signal);
+      return repository.touch(sessionId, expiry, signal, key);
     },
 
-    async delete(sessionId, hard, signal) {
+    async delete(sessionId, hard, signal, key) {
       await settle(sessionId, signal);
-      return repository.delete(sessionId, hard, signal);
+      return repository.delete(sessionId, hard, signal, key);
     },
 
     async list(query, signal) {
