@@ -189,6 +189,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     changes: config.changes.enabled
       ? { log: changeLog(db, config.table), retentionMs: config.changes.retentionMs }
       : undefined,
+    requestIdWindowMs: config.requestIdWindowMs,
     observer: metrics.maintenanceObserver,
     log,
   });

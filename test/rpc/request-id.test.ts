@@ -100,7 +100,7 @@ describe.each(backends())("request_id on $name", (backend) => {
     const request = { sessionId: "w1", messages: [{ content: "x" }], requestId: key() };
     await client.append(request);
     await server.db.query(
-      `UPDATE ${server.table}_requests SET created_at = now() - interval '25 hours' WHERE request_id = $1`,
+      `UPDATE ${server.table}_reqids SET created_at = now() - interval '25 hours' WHERE request_id = $1`,
       [request.requestId],
     );
     expect(await client.append(request)).toMatchObject({ version: 3n, messageCount: 2n });

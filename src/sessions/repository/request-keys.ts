@@ -37,8 +37,6 @@ export interface RequestKeys {
     applied: (result: T) => boolean,
     signal?: AbortSignal,
   ): Promise<{ result: T; replayed: boolean }>;
-  /** Deletes keys past the window, at most `batchSize` per statement; how many. */
-  trim(batchSize: number, signal?: AbortSignal): Promise<number>;
 }
 
 /** Rolls a transaction back while keeping the write's result (nothing applied, nothing to record). */
@@ -58,17 +56,14 @@ export function createRequestKeys(db: Db, table: string, windowMs: number, chang
   const window = `now() - ($2::int8 * interval '1 millisecond')`;
   // A fresh key inserts; an expired one is taken over (its old result forgotten); a live one
   // returns no row. A duplicate in flight makes this wait for its transaction.
-  const claimSql = `INSERT INTO ${table}_requests AS r (request_id, method, session_id, request_hash)
+  const claimSql = `INSERT INTO ${table}_reqids AS r (request_id, method, session_id, request_hash)
     VALUES ($1, $3, $4, $5)
     ON CONFLICT (request_id) DO UPDATE SET method = EXCLUDED.method, session_id = EXCLUDED.session_id,
       request_hash = EXCLUDED.request_hash, result = NULL, created_at = now()
     WHERE r.created_at <= ${window}
     RETURNING request_id`;
-  const firstSql = `SELECT request_hash, result FROM ${table}_requests WHERE request_id = $1`;
-  const recordSql = `UPDATE ${table}_requests SET result = $2 WHERE request_id = $1`;
-  const trimSql = `DELETE FROM ${table}_requests WHERE request_id IN (
-    SELECT request_id FROM ${table}_requests WHERE created_at <= now() - ($1::int8 * interval '1 millisecond')
-    LIMIT $2)`;
+  const firstSql = `SELECT request_hash, result FROM ${table}_reqids WHERE request_id = $1`;
+  const recordSql = `UPDATE ${table}_reqids SET result = $2 WHERE request_id = $1`;
 
   const keys: RequestKeys = {
     async write(key, sessionId, write, applied, { signal, transaction = false }) {
@@ -103,20 +98,27 @@ export function createRequestKeys(db: Db, table: string, windowMs: number, chang
         throw error;
       }
     },
-
-    async trim(batchSize, signal) {
-      let trimmed = 0;
-      for (;;) {
-        const { rows } = await db.query<{ n: string }>(
-          `WITH gone AS (${trimSql} RETURNING 1) SELECT count(*)::text AS n FROM gone`,
-          [String(windowMs), batchSize],
-          signal,
-        );
-        const n = Number(rows[0]?.n ?? 0);
-        trimmed += n;
-        if (n < batchSize) return trimmed;
-      }
-    },
   };
   return keys;
+}
+
+/** Deletes `table`'s keys past the window (the scheduled maintenance), `batchSize` per statement; how many. */
+export async function trimRequestKeys(
+  db: Db,
+  table: string,
+  windowMs: number,
+  batchSize: number,
+  signal?: AbortSignal,
+): Promise<number> {
+  const trimSql = `WITH gone AS (DELETE FROM ${table}_reqids WHERE request_id IN (
+      SELECT request_id FROM ${table}_reqids WHERE created_at <= now() - ($1::int8 * interval '1 millisecond')
+      LIMIT $2) RETURNING 1)
+    SELECT count(*)::text AS n FROM gone`;
+  let trimmed = 0;
+  for (;;) {
+    const { rows } = await db.query<{ n: string }>(trimSql, [String(windowMs), batchSize], signal);
+    const n = Number(rows[0]?.n ?? 0);
+    trimmed += n;
+    if (n < batchSize) return trimmed;
+  }
 }
