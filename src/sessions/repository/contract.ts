@@ -163,6 +163,12 @@ export interface SpooledWrite {
   expiresAt: Micros | undefined;
   /** When it was spooled, on the service's estimate of the database clock. */
   spooledAt: Micros;
+  /**
+   * Its key (the caller's request_id, else one the spool gave it), recorded with the replay: a
+   * write replayed once is never applied again, even when its done-marker was not written.
+   * Absent only in journals written before keys.
+   */
+  requestKey?: RequestKey;
 }
 
 export type ReplayResult =

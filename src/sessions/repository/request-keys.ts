@@ -30,6 +30,10 @@ export interface RequestKeys {
    * when `applied` says the write changed something); on a key seen within the window, not at
    * all — the first result comes back.
    */
+  /** Which of `ids` are recorded within the window (on `tx`, in a transaction holding the writes). */
+  recorded(tx: Queryable, ids: readonly string[]): Promise<Set<string>>;
+  /** Records a write applied on `tx` under `key`, with its result (replacing an expired record). */
+  record(tx: Queryable, key: RequestKey, sessionId: string, result: unknown): Promise<void>;
   run<T>(
     key: RequestKey,
     sessionId: string,
@@ -64,6 +68,8 @@ export function createRequestKeys(db: Db, table: string, windowMs: number, chang
     RETURNING request_id`;
   const firstSql = `SELECT request_hash, result FROM ${table}_reqids WHERE request_id = $1`;
   const recordSql = `UPDATE ${table}_reqids SET result = $2 WHERE request_id = $1`;
+  const recordedSql = `SELECT request_id FROM ${table}_reqids
+    WHERE request_id = ANY($1::text[]) AND created_at > ${window}`;
 
   const keys: RequestKeys = {
     async write(key, sessionId, write, applied, { signal, transaction = false }) {
@@ -75,6 +81,16 @@ export function createRequestKeys(db: Db, table: string, windowMs: number, chang
       const { result, replayed } = await keys.run(key, sessionId, write, applied, signal);
       if (!replayed && applied(result)) changes.committed();
       return result;
+    },
+
+    async recorded(tx, ids) {
+      const { rows } = await tx.query<{ request_id: string }>(recordedSql, [ids, String(windowMs)]);
+      return new Set(rows.map((row) => row.request_id));
+    },
+
+    async record(tx, key, sessionId, result) {
+      await tx.query(claimSql, [key.id, String(windowMs), key.method, sessionId, key.hash]);
+      await tx.query(recordSql, [key.id, encode(result)]);
     },
 
     async run(key, sessionId, write, applied, signal) {

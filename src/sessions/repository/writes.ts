@@ -197,13 +197,24 @@ export function createWrites(db: Db, table: string, changes: ChangeRecorder, req
       ),
 
     async replaySpooled(sessionId, writes, signal) {
-      const first = writes[0];
-      if (first === undefined) throw new Error("replaySpooled: no writes");
+      if (writes[0] === undefined) throw new Error("replaySpooled: no writes");
       const result = await db.transaction(async (tx) => {
         const { rows } = await tx.query<{ version: string; last_updated: string | null }>(lockForReplaySql, [
           sessionId,
         ]);
         const current = rows[0];
+        // Writes replayed before (their done-marker was lost) or spooled twice under one key
+        // (a caller's retry during the outage) are not applied again.
+        const keys = writes.flatMap((write) => (write.requestKey ? [write.requestKey.id] : []));
+        const seen = keys.length > 0 ? await requests.recorded(tx, keys) : new Set<string>();
+        const fresh = writes.filter((write) => {
+          if (write.requestKey === undefined) return true;
+          if (seen.has(write.requestKey.id)) return false;
+          seen.add(write.requestKey.id);
+          return true;
+        });
+        const first = fresh[0];
+        if (first === undefined) return { kind: "applied", version: BigInt(current?.version ?? 0) } as const;
         if (current && BigInt(current.last_updated ?? 0) > first.spooledAt) {
           return {
             kind: "conflict",
@@ -212,7 +223,7 @@ export function createWrites(db: Db, table: string, changes: ChangeRecorder, req
           } as const;
         }
         let version = 0n;
-        for (const spooled of writes) {
+        for (const spooled of fresh) {
           const input: SaveInput = {
             sessionId,
             dataJson: spooled.dataJson,
@@ -222,6 +233,7 @@ export function createWrites(db: Db, table: string, changes: ChangeRecorder, req
           };
           const saved = (await write(tx, shapeOf(input), [input])).get(sessionId);
           version = saved?.kind === "saved" ? saved.session.version : version;
+          if (saved && spooled.requestKey) await requests.record(tx, spooled.requestKey, sessionId, saved);
         }
         return { kind: "applied", version } as const;
       }, signal);
