@@ -75,13 +75,13 @@ describe.each(backends())("request_id on $name", (backend) => {
     const requestId = key();
     await client.append({ sessionId: "m1", messages: [{ content: "one" }], requestId });
     const before = await tableChecksum(server);
-    const misuses = [
-      client.append({ sessionId: "m1", messages: [{ content: "two" }], requestId }),
-      client.append({ sessionId: "m2", messages: [{ content: "one" }], requestId }),
-      client.save({ sessionId: "m1", data: { messages: [] }, requestId }),
-      client.delete({ sessionId: "m1", requestId }),
-    ];
-    for (const misuse of misuses) expect(await codeOf(misuse)).toBe(Code.InvalidArgument);
+    const misuses = await Promise.all([
+      codeOf(client.append({ sessionId: "m1", messages: [{ content: "two" }], requestId })),
+      codeOf(client.append({ sessionId: "m2", messages: [{ content: "one" }], requestId })),
+      codeOf(client.save({ sessionId: "m1", data: { messages: [] }, requestId })),
+      codeOf(client.delete({ sessionId: "m1", requestId })),
+    ]);
+    expect(misuses).toEqual(Array(4).fill(Code.InvalidArgument));
     expect(await tableChecksum(server)).toBe(before);
     const error = ConnectError.from(await client.delete({ sessionId: "m1", requestId }).catch((e) => e));
     expect(error.rawMessage).toContain("request_id");
