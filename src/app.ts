@@ -42,6 +42,7 @@ export type AppConfig = Pick<
   | "cacheBytes"
   | "groupCommit"
   | "spoolDir"
+  | "requestIdWindowMs"
   | "corsOrigins"
   | "auth"
   | "cleanup"
@@ -164,6 +165,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
         cacheBytes: config.cacheBytes,
         spoolDir: config.spoolDir,
         changes,
+        requestIdWindowMs: config.requestIdWindowMs,
       },
       log,
     );
@@ -187,6 +189,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     changes: config.changes.enabled
       ? { log: changeLog(db, config.table), retentionMs: config.changes.retentionMs }
       : undefined,
+    requestIdWindowMs: config.requestIdWindowMs,
     observer: metrics.maintenanceObserver,
     log,
   });

@@ -95,6 +95,41 @@ class SeedApiTest(unittest.TestCase):
         missing = m.append_messages("py-nobody", [{"a": 1}])
         self.assertEqual((missing["version"], missing["error"][:9]), (0, "NOT_FOUND"))
 
+    def test_a_write_whose_reply_is_lost_is_retried_with_its_key_and_applied_once(self):
+        import grpc
+        from isotope.session.v1 import session_pb2_grpc
+
+        class Unavailable(grpc.RpcError):
+            def code(self):
+                return grpc.StatusCode.UNAVAILABLE
+
+            def details(self):
+                return "reply lost"
+
+        class LoseFirstAppendReply(grpc.UnaryUnaryClientInterceptor):
+            keys = []
+
+            def intercept_unary_unary(self, continuation, details, request):
+                outcome = continuation(details, request)
+                if details.method.endswith("/Append"):
+                    self.keys.append(request.request_id)
+                    if len(self.keys) == 1:
+                        outcome.result()  # the server applied it; the reply goes missing
+                        raise Unavailable()
+                return outcome
+
+        m = SessionManager()
+        lose = LoseFirstAppendReply()
+        m._stub = session_pb2_grpc.SessionServiceStub(grpc.intercept_channel(m._channel, lose))
+        self.assertTrue(m.save_session("py-lost", {"messages": [{"role": "user", "content": "hi"}]}))
+        self.assertEqual(m.append_messages("py-lost", [{"role": "ai", "content": "hello"}]),
+                         {"version": 2, "message_count": 2})
+        self.assertEqual(len(lose.keys), 2)
+        self.assertEqual(lose.keys[0], lose.keys[1])
+        self.assertTrue(lose.keys[0])
+        self.assertEqual(m.load_session("py-lost"),
+                         {"messages": [{"role": "user", "content": "hi"}, {"role": "ai", "content": "hello"}]})
+
     def test_load_session_can_keep_only_the_last_messages(self):
         m = self.manager
         messages = [{"role": "user", "content": str(n)} for n in range(5)]

@@ -32,6 +32,8 @@ export interface Config {
   groupCommit: { maxBatch: number; windowMs: number };
   /** Where blind Saves are journaled while the database is unavailable; undefined = no spool. */
   spoolDir: string | undefined;
+  /** How long a keyed write's request_id is remembered, in ms. */
+  requestIdWindowMs: number;
   logLevel: string;
   /** "auto" (pretty on a terminal), "json" or "pretty": see settings.ts. */
   logFormat: string;
@@ -134,6 +136,7 @@ export function loadConfig(
     cacheBytes: values.cacheBytes,
     groupCommit: { maxBatch: values.groupCommitMaxBatch, windowMs: values.groupCommitWindowMs },
     spoolDir: values.spoolDir === undefined ? undefined : resolve(values.spoolDir),
+    requestIdWindowMs: values.requestIdWindowHours * 60 * 60 * 1000,
     logLevel: values.logLevel,
     logFormat: values.logFormat,
     auth: {

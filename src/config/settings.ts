@@ -172,6 +172,19 @@ export const settings = {
     min: 0,
     default: 0,
   },
+  /**
+   * How long a write's request_id is remembered: a repeat within it applies nothing and returns the
+   * first result (request-keys.ts); the scheduled maintenance trims older keys.
+   */
+  requestIdWindowHours: {
+    flag: "request-id-window-hours",
+    env: "ISOTOPE_REQUEST_ID_WINDOW_HOURS",
+    file: ["storage", "request_id_window_hours"],
+    kind: "int",
+    min: 1,
+    max: 8760,
+    default: 24,
+  },
   maxSessionBytes: {
     flag: "max-session-bytes",
     env: "ISOTOPE_MAX_SESSION_BYTES",

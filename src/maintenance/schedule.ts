@@ -3,8 +3,9 @@
  * Every replica ticks at the start of each interval on the database clock and asks the job row
  * whether this interval's run is its own (job.ts: one atomic upsert, a lease, no lock). The winner
  * cleans up through the repository stack (batched, so cache and spool see it as any Cleanup),
- * samples the sessions by state, trims the change log past its retention, records the run in the job row, tells the observer and logs one
- * line. A failure is a warning; the next interval tries again.
+ * samples the sessions by state, trims the change log past its retention and the request_ids past
+ * their window, records the run in the job row, tells the observer and logs one line. A failure
+ * is a warning; the next interval tries again.
  */
 import { hostname } from "node:os";
 import { setImmediate } from "node:timers/promises";
@@ -13,6 +14,7 @@ import type { CleanupConfig } from "../config/load-config.js";
 import type { Db } from "../db/database.js";
 import type { ChangeLog } from "../sessions/repository/change-log.js";
 import type { SessionRepository } from "../sessions/repository/contract.js";
+import { defaultRequestIdWindowMs, trimRequestKeys } from "../sessions/repository/request-keys.js";
 import type { CleanupRun, Maintenance, MaintenanceObserver, SessionsSample } from "./contract.js";
 import { type Claim, dateOf, jobRow } from "./job.js";
 import { samples as samplesOf } from "./samples.js";
@@ -29,6 +31,8 @@ export interface MaintenanceDeps {
   observer?: MaintenanceObserver;
   /** The change log to trim each run, and how long it keeps events; undefined = the feed is off. */
   changes?: { log: ChangeLog; retentionMs: number };
+  /** How long keyed writes' request_ids are kept: older ones are trimmed each run (undefined = 24 h). */
+  requestIdWindowMs?: number;
   /** How long stop() waits for an aborted run to record itself. */
   stopGraceMs?: number;
 }
@@ -84,6 +88,7 @@ export function createMaintenance(deps: MaintenanceDeps): Maintenance {
     const outcome: CleanupRun = { replica, startedAt: dateOf(claim.claimedAt), ...(await clean(runNumber)) };
     const sample = stopping.signal.aborted ? undefined : await takeSample();
     const trimmed = stopping.signal.aborted ? undefined : await trimChanges();
+    const keysTrimmed = stopping.signal.aborted ? undefined : await trimKeys();
     await job.finish(runNumber, claim.claimedAt, outcome).catch((failure: unknown) => {
       log.warn({ err: describe(failure), replica }, "scheduled cleanup: cannot record the run; its lease will expire");
     });
@@ -98,6 +103,7 @@ export function createMaintenance(deps: MaintenanceDeps): Maintenance {
       duration_ms: Math.round(outcome.durationMs),
       hard_delete: cleanup.hardDelete,
       ...(trimmed === undefined ? {} : { changes_trimmed: trimmed }),
+      ...(keysTrimmed === undefined ? {} : { request_ids_trimmed: keysTrimmed }),
     };
     if (outcome.error === undefined) log.info(line, "scheduled cleanup ran");
     else log.warn({ ...line, error: outcome.error }, "scheduled cleanup failed: the next interval tries again");
@@ -161,6 +167,17 @@ export function createMaintenance(deps: MaintenanceDeps): Maintenance {
       return await deps.changes.log.trim(deps.changes.retentionMs, cleanup.batchSize, stopping.signal);
     } catch (failure) {
       log.warn({ err: describe(failure), replica }, "scheduled cleanup: trimming the change log failed");
+      return undefined;
+    }
+  };
+
+  /** Deletes request_ids past their window; how many, or undefined when that failed. */
+  const trimKeys = async (): Promise<number | undefined> => {
+    const windowMs = deps.requestIdWindowMs ?? defaultRequestIdWindowMs;
+    try {
+      return await trimRequestKeys(deps.db, deps.table, windowMs, cleanup.batchSize, stopping.signal);
+    } catch (failure) {
+      log.warn({ err: describe(failure), replica }, "scheduled cleanup: trimming the request ids failed");
       return undefined;
     }
   };

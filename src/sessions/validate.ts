@@ -2,12 +2,13 @@
  * Request validation: every check that decides INVALID_ARGUMENT or RESOURCE_EXHAUSTED before any
  * SQL runs, so bad input never changes stored data. Each error names the offending field.
  */
-import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+import { createHash } from "node:crypto";
+import { type DescMessage, type JsonObject, type JsonValue, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { SaveRequest, TouchRequest } from "../../gen/isotope/session/v1/session_pb.js";
 import type { Limits } from "../config/load-config.js";
-import type { Expiry, Micros } from "./repository/contract.js";
+import type { Expiry, Micros, RequestKey } from "./repository/contract.js";
 
 export function invalidArgument(field: string, problem: string): ConnectError {
   return new ConnectError(`${field}: ${problem}`, Code.InvalidArgument);
@@ -24,6 +25,25 @@ export function sessionId(value: string, field = "session_id"): string {
   if (controlCharacter.test(value)) throw invalidArgument(field, "must not contain control characters");
   if (!value.isWellFormed()) throw invalidArgument(field, "must not contain lone surrogates");
   return value;
+}
+
+/**
+ * A write's request_id as its RequestKey, or undefined when empty: 1–128 printable ASCII
+ * characters. The hash covers the RPC and every other field of the request (its binary form, as
+ * the client sent it: a retry sends the same bytes), so the key with another request is refused.
+ */
+export function requestKey<Desc extends DescMessage>(
+  method: string,
+  schema: Desc,
+  request: MessageShape<Desc> & { requestId: string },
+): RequestKey | undefined {
+  const id = request.requestId;
+  if (id === "") return undefined;
+  if (id.length > 128) throw invalidArgument("request_id", "must be at most 128 characters");
+  if (!/^[\x21-\x7e]+$/.test(id)) throw invalidArgument("request_id", "must be printable ASCII without spaces");
+  const bytes = toBinary(schema, { ...request, requestId: "" });
+  const hash = createHash("sha256").update(method).update("\0").update(bytes).digest("base64");
+  return { id, method, hash };
 }
 
 /**

@@ -8,7 +8,7 @@ import type { Db } from "../../src/db/database.js";
 import { migrate } from "../../src/db/migrate.js";
 import type { CleanupRun, Maintenance, SessionsSample } from "../../src/maintenance/contract.js";
 import { jobRow } from "../../src/maintenance/job.js";
-import { createMaintenance } from "../../src/maintenance/schedule.js";
+import { createMaintenance, type MaintenanceDeps } from "../../src/maintenance/schedule.js";
 import { changeLog } from "../../src/sessions/repository/change-log.js";
 import type { SessionRepository } from "../../src/sessions/repository/contract.js";
 import { backends, silentLogger } from "../support/databases.js";
@@ -43,7 +43,12 @@ describe.each(backends())("scheduled maintenance on $name", (backend) => {
   });
 
   /** A replica's maintenance on this test's table, started; what it did, as its observer and log saw it. */
-  const replica = (name: string, cleanup: Partial<CleanupConfig>, changesRetentionMs?: number) => {
+  const replica = (
+    name: string,
+    cleanup: Partial<CleanupConfig>,
+    changesRetentionMs?: number,
+    more: Partial<MaintenanceDeps> = {},
+  ) => {
     const runs: CleanupRun[] = [];
     const samples: SessionsSample[] = [];
     const logs: Array<Record<string, unknown>> = [];
@@ -57,6 +62,7 @@ describe.each(backends())("scheduled maintenance on $name", (backend) => {
         changesRetentionMs === undefined ? undefined : { log: changeLog(db, table), retentionMs: changesRetentionMs },
       log: capturingLogger(logs),
       observer: { cleanupRan: (run) => runs.push(run), sampled: (sample) => samples.push(sample) },
+      ...more,
     });
     maintenance.start();
     started.push(maintenance);
@@ -157,6 +163,29 @@ describe.each(backends())("scheduled maintenance on $name", (backend) => {
     const trimmed = await logged();
     expect(await ran("trimmer", 0)).toMatchObject({ changes_trimmed: 25 });
     expect(await trimmed.read(0n, 100)).toEqual({ lastSeq: 25n, trimmedThrough: 25n, events: [] });
+  });
+
+  it("a run trims the request_ids past their window, in batches, and keeps the younger ones", async () => {
+    await freshTable();
+    for (let i = 0; i < 12; i++) {
+      await repository.save({
+        sessionId: `k${i}`,
+        dataJson: "{}",
+        metadataJson: undefined,
+        expiry: { kind: "never" },
+        expectedVersion: undefined,
+        requestKey: { id: `key-${i}`, method: "Save", hash: "h" },
+      });
+    }
+    await db.query(`UPDATE ${table}_reqids SET created_at = now() - interval '2 hours' WHERE request_id <> 'key-0'`);
+    const { logs } = replica("trimmer", { batchSize: 5 }, undefined, { requestIdWindowMs: 60 * 60 * 1000 });
+    await vi.waitFor(() => expect(logs.some((line) => line.msg === "scheduled cleanup ran")).toBe(true), {
+      timeout: 5000,
+      interval: 20,
+    });
+    expect(logs.find((line) => line.msg === "scheduled cleanup ran")).toMatchObject({ request_ids_trimmed: 11 });
+    const { rows } = await db.query<{ request_id: string }>(`SELECT request_id FROM ${table}_reqids`);
+    expect(rows.map((row) => row.request_id)).toEqual(["key-0"]);
   });
 
   it("a run cleans up in batches through the stack, records its counts and a sample, read back from the database", async () => {

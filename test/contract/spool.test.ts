@@ -1,7 +1,7 @@
 // The outage journal against a real repository on every backend: it survives a restart (a torn
 // last line ignored), replays in order with one version per write, and never overwrites a
 // session written in the database after it was spooled — that write is kept as a conflict.
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -68,6 +68,33 @@ describe.each(backends())("the outage spool's journal on $name", (backend) => {
     expect(third.status().pending).toBe(0);
     await third.close();
     expect((await stored("s1"))?.version).toBe(2n);
+  });
+
+  it("never applies a keyed write twice: not after a lost done-marker, not when spooled twice", async () => {
+    const dir = join(scratch, "keyed");
+    const key = (id: string) => ({ id, method: "Save", hash: "h" });
+    const first = await openJournal(dir, repository, localMicros, silentLogger());
+    const write = { dataJson: '{"n":1}', metadataJson: undefined, expiresAt: undefined };
+    await first.append({ sessionId: "k1", ...write, requestKey: key("spool-k1") });
+    // A caller's retry during the outage: the same key spooled again.
+    await first.append({ sessionId: "k2", ...write, requestKey: key("spool-k2") });
+    await first.append({ sessionId: "k2", ...write, requestKey: key("spool-k2") });
+    const journaled = readFileSync(join(dir, "journal.ndjson"), "utf8");
+    await first.replayAll();
+    expect(first.status()).toMatchObject({ pending: 0, conflicts: 0 });
+    await first.close();
+    expect(await stored("k1")).toEqual({ data: { n: 1 }, version: 1n });
+    expect(await stored("k2")).toEqual({ data: { n: 1 }, version: 1n });
+
+    // The replay committed but its done-markers never reached the disk: the next start replays again.
+    writeFileSync(join(dir, "journal.ndjson"), journaled);
+    const second = await openJournal(dir, repository, localMicros, silentLogger());
+    expect(second.status().pending).toBe(3);
+    await second.replayAll();
+    expect(second.status()).toMatchObject({ pending: 0, conflicts: 0 });
+    await second.close();
+    expect(await stored("k1")).toEqual({ data: { n: 1 }, version: 1n });
+    expect(await stored("k2")).toEqual({ data: { n: 1 }, version: 1n });
   });
 
   it("keeps a spooled write as a conflict when the session changed in the database after it", async () => {

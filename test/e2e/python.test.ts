@@ -53,7 +53,7 @@ describe("the Python SessionManager", () => {
 
   it("passes its seed-API suite against the live server", async () => {
     const { stderr } = await run(python, ["-m", "unittest", "-v", "test_session_manager"], { cwd: clientDir, env });
-    expect(stderr).toMatch(/Ran 13 tests[\s\S]*OK/);
+    expect(stderr).toMatch(/Ran 14 tests[\s\S]*OK/);
   }, 60_000);
 
   it("runs the README's Python snippet as written, from another folder", async () => {

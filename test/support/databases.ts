@@ -79,7 +79,7 @@ export const postgresAt = (url: string, pool: { poolMax?: number; connectTimeout
  */
 export async function dropServiceTable(client: pg.Client, table: string): Promise<void> {
   await client.query(
-    `DROP TABLE IF EXISTS ${table}_msg, ${table}_jobs, ${table}_samples, ${table}_changes, ${table}_feed, ${table}`,
+    `DROP TABLE IF EXISTS ${table}_msg, ${table}_jobs, ${table}_samples, ${table}_changes, ${table}_feed, ${table}_reqids, ${table}`,
   );
   await client.query(`DROP FUNCTION IF EXISTS ${table}_mh(), ${table}_seq(integer)`);
   await client.query("DELETE FROM isotope_schema_migrations WHERE table_name = $1", [table]);

@@ -77,6 +77,7 @@ export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     auth: { tokens: [], protectHealth: false, protectReflection: false },
     cleanup: testCleanup,
     changes: { ...loadConfig({}, [], () => undefined).changes, pollMs: 200 },
+    requestIdWindowMs: loadConfig({}, [], () => undefined).requestIdWindowMs,
     replicaName: undefined,
     ...overrides,
   };

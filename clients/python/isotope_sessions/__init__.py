@@ -37,6 +37,7 @@ import logging
 import os
 import sys
 import time
+import uuid
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
 _here = os.path.dirname(os.path.abspath(__file__))
@@ -175,6 +176,19 @@ class SessionManager:
         self.last_error = None
         return response
 
+    def _write(self, method: str, request: Any) -> Any:
+        """A Save, Append, Touch or Delete, keyed with a fresh request_id (unless it has one) and
+        retried once on UNAVAILABLE with the same key: the server applies a key once, so a retry
+        after a lost reply gets the first answer instead of writing twice."""
+        if not request.request_id:
+            request.request_id = str(uuid.uuid4())
+        try:
+            return self._call(method, request)
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.UNAVAILABLE:
+                raise
+            return self._call(method, request)
+
     def _failed(self, what: str, error: Exception) -> str:
         self.last_error = _describe(error)
         logger.error("%s failed: %s", what, self.last_error)
@@ -193,7 +207,7 @@ class SessionManager:
                 request.metadata.CopyFrom(_to_struct(metadata))
             if expires_in_hours is not None:
                 request.expires_in.FromTimedelta(_dt.timedelta(hours=expires_in_hours))
-            self._call("Save", request)
+            self._write("Save", request)
             return True
         except (grpc.RpcError, ValueError, TypeError) as error:
             self._failed(f"save_session({session_id})", error)
@@ -222,7 +236,7 @@ class SessionManager:
 
     def delete_session(self, session_id: str, soft_delete: bool = True) -> bool:
         try:
-            return self._call("Delete", pb.DeleteRequest(session_id=session_id, hard=not soft_delete)).deleted
+            return self._write("Delete", pb.DeleteRequest(session_id=session_id, hard=not soft_delete)).deleted
         except grpc.RpcError as error:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 self.last_error = None
@@ -289,7 +303,7 @@ class SessionManager:
                 request.messages.append(_to_struct(message))
             if patch is not None:
                 request.patch.CopyFrom(_to_struct(patch))
-            response = self._call("Append", request)
+            response = self._write("Append", request)
             return {"version": response.version, "message_count": response.message_count}
         except (grpc.RpcError, ValueError, TypeError, AttributeError) as error:
             return {"version": 0, "message_count": 0, "error": self._failed(f"append_messages({session_id})", error)}
@@ -307,7 +321,7 @@ class SessionManager:
                 request.never_expire = True
             else:
                 request.expires_in.FromTimedelta(_dt.timedelta(hours=expires_in_hours))
-            session = self._call("Touch", request).session
+            session = self._write("Touch", request).session
             return _time(session, "expires_at") or "never"
         except (grpc.RpcError, ValueError, TypeError, OverflowError) as error:
             if isinstance(error, grpc.RpcError) and error.code() == grpc.StatusCode.NOT_FOUND:

@@ -1,7 +1,8 @@
 /**
  * createSessionClient: the typed SessionService client, with an optional bearer token on every
- * call, TLS (and a client certificate for mutual TLS), a default deadline, safe retries, and every
- * request checked before it is sent (request-check.ts). Over gRPC and Connect it runs on the lean
+ * call, TLS (and a client certificate for mutual TLS), a default deadline, a request_id on every
+ * write (request-id.ts), safe retries (retry.ts), and every request checked before it is sent
+ * (request-check.ts). Over gRPC and Connect it runs on the lean
  * transports (lean-grpc-transport.ts, lean-connect-transport.ts: a fraction of connect-node's CPU
  * per call); gRPC-web, and gRPC or Connect on request, run on connect-node.
  */
@@ -11,6 +12,7 @@ import { SessionService } from "../../../gen/isotope/session/v1/session_pb.js";
 import { createLeanConnectTransport } from "./lean-connect-transport.js";
 import { createLeanGrpcTransport } from "./lean-grpc-transport.js";
 import { withRequestChecks } from "./request-check.js";
+import { requestIdInterceptor } from "./request-id.js";
 import { type RetryOptions, retryInterceptor } from "./retry.js";
 
 export interface SessionClientOptions {
@@ -38,6 +40,12 @@ export interface SessionClientOptions {
   timeoutMs?: number;
   /** Retry policy for UNAVAILABLE on calls that are safe to repeat; false turns retries off. */
   retry?: RetryOptions | false;
+  /**
+   * Give every Save, Append, Touch and Delete sent without a request_id a fresh one (default
+   * true), which makes them safe to retry: the server applies each key once. false: for a server
+   * older than request_id, which would ignore the key (such writes are then never retried).
+   */
+  requestIds?: boolean;
   /** More interceptors, run inside the token and retry ones. */
   interceptors?: Interceptor[];
 }
@@ -55,6 +63,8 @@ export type SessionClient = Client<typeof SessionService>;
 
 export function createSessionClient(options: SessionClientOptions): SessionClient {
   const interceptors: Interceptor[] = [];
+  // Outside the retries: every attempt of a call carries the same key.
+  if (options.requestIds !== false) interceptors.push(requestIdInterceptor());
   if (options.retry !== false) interceptors.push(retryInterceptor(options.retry));
   if (options.token !== undefined) interceptors.push(bearer(options.token));
   interceptors.push(...(options.interceptors ?? []));

@@ -1,11 +1,14 @@
 /**
  * Retries with exponential back-off and full jitter on UNAVAILABLE, only where repeating a call
- * is safe: side-effect-free RPCs (Load, List, Statistics, CheckConnection) and a Save with
- * expected_version (a compare-and-set cannot apply twice). A blind Save is never retried: it may
- * have been applied before the connection broke. Retries stop at the call's deadline.
+ * is safe: side-effect-free RPCs (Load, List, Statistics, CheckConnection), a write with a
+ * request_id (the server applies it once per key: request-id.ts gives every write one) and a
+ * Save or Append with expected_version (a compare-and-set cannot apply twice). A write with
+ * neither is never retried: it may have been applied before the connection broke. Retries stop
+ * at the call's deadline.
  */
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type Interceptor, type UnaryRequest } from "@connectrpc/connect";
+import { isKeyedWrite } from "./request-id.js";
 
 export interface RetryOptions {
   /** Attempts in all, the first included (default 4). */
@@ -19,7 +22,7 @@ export interface RetryOptions {
 }
 
 export function isSafeToRetry(req: UnaryRequest): boolean {
-  if (req.method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS) return true;
+  if (req.method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS || isKeyedWrite(req)) return true;
   const message = req.message as { expectedVersion?: bigint };
   // A compare-and-set cannot apply twice: a repeat after a lost reply is ABORTED, not a second
   // write. Touch sets an expiry, which repeating does not change in kind.

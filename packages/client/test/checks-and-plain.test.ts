@@ -138,7 +138,7 @@ describe("toPlain", () => {
     const plain = toPlain(
       create(SaveRequestSchema, { sessionId: "s", expiry: { case: "expiresIn", value: { seconds: 90n, nanos: 5e8 } } }),
     );
-    expect(plain).toEqual({ sessionId: "s", expiresIn: "90.500s" });
+    expect(plain).toEqual({ sessionId: "s", expiresIn: "90.500s", requestId: "" });
     expect(() => toPlain({ $typeName: "other.Thing" } as never)).toThrow(TypeError);
   });
 });

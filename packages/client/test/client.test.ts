@@ -159,32 +159,78 @@ describe("retries", () => {
     }
   });
 
-  it("never retries a blind Save, but does retry a compare-and-set Save", async () => {
+  it("retries every write, keyed with the same request_id on every attempt", async () => {
+    const port = await freePort();
+    const sent: string[] = [];
+    const client = createSessionClient({
+      baseUrl: `http://127.0.0.1:${port}`,
+      retry: { maxAttempts: 2, initialBackoffMs: 1 },
+      interceptors: [
+        (next) => (req) => {
+          sent.push(`${req.method.name} ${(req.message as { requestId: string }).requestId}`);
+          return next(req);
+        },
+      ],
+    });
+    await client.save({ sessionId: "x", data: {} }).catch(() => undefined);
+    await client.append({ sessionId: "x" }).catch(() => undefined);
+    await client.touch({ sessionId: "x", expiry: { case: "neverExpire", value: true } }).catch(() => undefined);
+    await client.delete({ sessionId: "x", requestId: "mine" }).catch(() => undefined);
+    expect(sent).toHaveLength(8);
+    const keys = sent.map((line) => line.split(" ")[1]);
+    for (let i = 0; i < 8; i += 2) expect(keys[i]).toBe(keys[i + 1]);
+    expect(new Set(keys).size).toBe(4);
+    expect(keys[6]).toBe("mine");
+    expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("without request ids, never retries a blind Save or Append, but does a compare-and-set and a Touch", async () => {
     const port = await freePort();
     const retried: string[] = [];
     const client = createSessionClient({
       baseUrl: `http://127.0.0.1:${port}`,
-      retry: { maxAttempts: 3, initialBackoffMs: 1, onRetry: (r) => retried.push(r.procedure) },
+      requestIds: false,
+      retry: { maxAttempts: 2, initialBackoffMs: 1, onRetry: (r) => retried.push(r.procedure.split("/")[1] ?? "") },
     });
     const blind = await client.save({ sessionId: "x", data: {} }).catch((e: unknown) => ConnectError.from(e));
     expect((blind as ConnectError).code).toBe(Code.Unavailable);
-    expect(retried).toEqual([]);
-    await client.save({ sessionId: "x", data: {}, expectedVersion: 0n }).catch(() => undefined);
-    expect(retried).toEqual(["isotope.session.v1.SessionService/Save", "isotope.session.v1.SessionService/Save"]);
-  });
-
-  it("never retries a blind Append, but does retry a compare-and-set Append and a Touch", async () => {
-    const port = await freePort();
-    const retried: string[] = [];
-    const client = createSessionClient({
-      baseUrl: `http://127.0.0.1:${port}`,
-      retry: { maxAttempts: 2, initialBackoffMs: 1, onRetry: (r) => retried.push(r.procedure.split("/")[1] ?? "") },
-    });
     await client.append({ sessionId: "x" }).catch(() => undefined);
     expect(retried).toEqual([]);
+    await client.save({ sessionId: "x", data: {}, expectedVersion: 0n }).catch(() => undefined);
     await client.append({ sessionId: "x", expectedVersion: 3n }).catch(() => undefined);
     await client.touch({ sessionId: "x", expiry: { case: "neverExpire", value: true } }).catch(() => undefined);
-    expect(retried).toEqual(["Append", "Touch"]);
+    expect(retried).toEqual(["Save", "Append", "Touch"]);
+  });
+
+  it("applies a blind Append once when its first reply is lost and the client retries", async () => {
+    const server = await startServer(embedded);
+    try {
+      let lost = 0;
+      const client = createSessionClient({
+        baseUrl: server.url,
+        retry: { maxAttempts: 3, initialBackoffMs: 1 },
+        interceptors: [
+          // The call reaches the server and is applied; the reply is lost on the way back.
+          (next) => async (req) => {
+            const res = await next(req);
+            if (req.method.name === "Append" && lost++ === 0) throw new ConnectError("reply lost", Code.Unavailable);
+            return res;
+          },
+        ],
+      });
+      await client.save({ sessionId: "turns", data: { messages: [{ role: "user", content: "hi" }] } });
+      const answer = await client.append({ sessionId: "turns", messages: [{ role: "assistant", content: "hello" }] });
+      expect(lost).toBe(2);
+      expect(answer).toMatchObject({ version: 2n, messageCount: 2n });
+      const { session } = await client.load({ sessionId: "turns" });
+      expect(session?.data?.messages).toEqual([
+        { role: "user", content: "hi" },
+        { role: "assistant", content: "hello" },
+      ]);
+      expect(session?.version).toBe(2n);
+    } finally {
+      await server.stop();
+    }
   });
 });
 

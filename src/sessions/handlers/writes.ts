@@ -1,13 +1,34 @@
 /**
  * The writing RPCs: Save, Append, Touch and Delete. Each reads top-down: validate → repository →
- * response; expected outcomes come back as values and become Connect codes here.
+ * response; expected outcomes come back as values and become Connect codes here. A request_id
+ * makes the write keyed (request-keys.ts): a repeat gets the first result.
  */
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { Durability, type SessionService } from "../../../gen/isotope/session/v1/session_pb.js";
+import {
+  AppendRequestSchema,
+  DeleteRequestSchema,
+  Durability,
+  SaveRequestSchema,
+  type SessionService,
+  TouchRequestSchema,
+} from "../../../gen/isotope/session/v1/session_pb.js";
 import { toSession } from "../convert.js";
+import { RequestIdReusedError } from "../repository/contract.js";
 import { sessionNotFound, versionConflict } from "../responses.js";
 import * as validate from "../validate.js";
 import type { HandlerDeps } from "./deps.js";
+
+/** A keyed write's key used by another request: INVALID_ARGUMENT (nothing was written). */
+async function keyed<T>(write: Promise<T>): Promise<T> {
+  try {
+    return await write;
+  } catch (error) {
+    if (error instanceof RequestIdReusedError) {
+      throw validate.invalidArgument("request_id", `"${error.requestId}" was already used for a different request`);
+    }
+    throw error;
+  }
+}
 
 type Writes = Pick<ServiceImpl<typeof SessionService>, "save" | "append" | "touch" | "delete">;
 
@@ -25,9 +46,12 @@ export function createWriteHandlers({ repository, limits }: HandlerDeps): Writes
         throw validate.invalidArgument("expected_version", "must be 0 (must not exist) or a stored version");
       }
       const expiry = validate.expiry(req.expiry);
-      const result = await repository.save(
-        { sessionId, dataJson, metadataJson, expiry, expectedVersion: req.expectedVersion },
-        ctx.signal,
+      const requestKey = validate.requestKey("Save", SaveRequestSchema, req);
+      const result = await keyed(
+        repository.save(
+          { sessionId, dataJson, metadataJson, expiry, expectedVersion: req.expectedVersion, requestKey },
+          ctx.signal,
+        ),
       );
       switch (result.kind) {
         case "saved":
@@ -56,15 +80,18 @@ export function createWriteHandlers({ repository, limits }: HandlerDeps): Writes
       if (req.expectedVersion !== undefined && req.expectedVersion < 1n) {
         throw validate.invalidArgument("expected_version", "must be a stored version (Append needs a session)");
       }
-      const result = await repository.append(
-        {
-          sessionId,
-          messagesJson,
-          setJson: Object.keys(set).length > 0 ? JSON.stringify(set) : undefined,
-          removeKeys,
-          expectedVersion: req.expectedVersion,
-        },
-        ctx.signal,
+      const result = await keyed(
+        repository.append(
+          {
+            sessionId,
+            messagesJson,
+            setJson: Object.keys(set).length > 0 ? JSON.stringify(set) : undefined,
+            removeKeys,
+            expectedVersion: req.expectedVersion,
+            requestKey: validate.requestKey("Append", AppendRequestSchema, req),
+          },
+          ctx.signal,
+        ),
       );
       switch (result.kind) {
         case "appended":
@@ -86,7 +113,9 @@ export function createWriteHandlers({ repository, limits }: HandlerDeps): Writes
       if (req.expiry.case === undefined || (req.expiry.case === "neverExpire" && !req.expiry.value)) {
         throw validate.invalidArgument("expiry", "set expires_in, expires_at or never_expire = true");
       }
-      const result = await repository.touch(sessionId, validate.expiry(req.expiry), ctx.signal);
+      const expiry = validate.expiry(req.expiry);
+      const requestKey = validate.requestKey("Touch", TouchRequestSchema, req);
+      const result = await keyed(repository.touch(sessionId, expiry, ctx.signal, requestKey));
       switch (result.kind) {
         case "touched":
           return { session: toSession(result.session) };
@@ -99,7 +128,8 @@ export function createWriteHandlers({ repository, limits }: HandlerDeps): Writes
 
     async delete(req, ctx) {
       const sessionId = validate.sessionId(req.sessionId);
-      const deleted = await repository.delete(sessionId, req.hard, ctx.signal);
+      const requestKey = validate.requestKey("Delete", DeleteRequestSchema, req);
+      const deleted = await keyed(repository.delete(sessionId, req.hard, ctx.signal, requestKey));
       if (!deleted && !req.allowMissing) throw sessionNotFound(sessionId);
       return { deleted, hard: req.hard };
     },

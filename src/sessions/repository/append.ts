@@ -2,14 +2,19 @@
  * Append without rewriting history (docs/append.md): a session's messages move, on its first
  * Append, out of session_data into `${table}_msg` (one row per message); later Appends insert rows
  * and touch the session row's small columns only, so a turn costs the same at 10 or 10,000
- * messages. One transaction, the session row locked first.
+ * messages. One transaction, the session row locked first (a keyed Append: its key's, request-keys.ts).
  */
-import type { Db } from "../../db/database.js";
+import type { Queryable } from "../../db/database.js";
 import type { ChangeRecorder } from "./change-log.js";
 import type { AppendResult, SessionRepository } from "./contract.js";
+import type { RequestKeys } from "./request-keys.js";
 import { columns, notExpired, type SessionRow, toStored } from "./sql.js";
 
-export function createAppend(db: Db, table: string, changes: ChangeRecorder): Pick<SessionRepository, "append"> {
+export function createAppend(
+  table: string,
+  changes: ChangeRecorder,
+  requests: RequestKeys,
+): Pick<SessionRepository, "append"> {
   const lockSql = `SELECT messages_external AS external, external_messages::text AS count,
       COALESCE(version, 1)::int8::text AS version,
       CASE WHEN messages_external THEN NULL ELSE jsonb_typeof(session_data->'messages') END AS kind
@@ -37,7 +42,7 @@ export function createAppend(db: Db, table: string, changes: ChangeRecorder): Pi
 
   return {
     async append(input, signal) {
-      const result = await db.transaction(async (tx): Promise<AppendResult> => {
+      const appendOn = async (tx: Queryable): Promise<AppendResult> => {
         const { rows } = await tx.query<{ external: boolean; count: string; version: string; kind: string | null }>(
           lockSql,
           [input.sessionId],
@@ -61,9 +66,11 @@ export function createAppend(db: Db, table: string, changes: ChangeRecorder): Pi
           input.setJson ?? null,
         ]);
         return { kind: "appended", session: toStored(updated.rows[0] as SessionRow) };
-      }, signal);
-      if (result.kind === "appended") changes.committed();
-      return result;
+      };
+      return requests.write(input.requestKey, input.sessionId, appendOn, (result) => result.kind === "appended", {
+        signal,
+        transaction: true,
+      });
     },
   };
 }

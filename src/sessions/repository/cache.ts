@@ -105,10 +105,10 @@ export function withCache(repository: SessionRepository, maxBytes: number): Sess
 
     loadMany: (keys, signal) => repository.loadMany(keys, signal),
 
-    async touch(sessionId, expiry, signal) {
+    async touch(sessionId, expiry, signal, key) {
       const held = entries.get(sessionId);
       evict(sessionId); // whatever the outcome, the held expiry may be wrong from here on
-      const result = await repository.touch(sessionId, expiry, signal);
+      const result = await repository.touch(sessionId, expiry, signal, key);
       if (result.kind === "touched" && held?.session.version === result.session.version) {
         const { expiresAt, lastUpdated, rowToken } = result.session;
         remember({ ...held.session, expiresAt, lastUpdated, rowToken });
@@ -124,9 +124,9 @@ export function withCache(repository: SessionRepository, maxBytes: number): Sess
       }
     },
 
-    async delete(sessionId, hard, signal) {
+    async delete(sessionId, hard, signal, key) {
       try {
-        return await repository.delete(sessionId, hard, signal);
+        return await repository.delete(sessionId, hard, signal, key);
       } finally {
         evict(sessionId);
       }

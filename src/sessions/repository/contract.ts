@@ -11,7 +11,10 @@
  * - `save` bumps `version` by one on every write and reactivates a soft-deleted session;
  * - every statement is keyed by session_id or is a bounded batch (no long locks);
  * - every write that changes a session logs its event in the same statement (change-log.ts), and
- *   one that changes nothing logs nothing.
+ *   one that changes nothing logs nothing;
+ * - a keyed write (`RequestKey`) applies at most once per key within the window: a repeat returns
+ *   the first result and changes nothing; the key with another request throws RequestIdReusedError.
+ *   Only a write that applied records its key (one that changed nothing may simply run again).
  */
 import { DatabaseUnavailableError } from "../../db/errors.js";
 
@@ -52,6 +55,18 @@ export type Loaded = StoredSession | "current" | undefined;
 
 export type Expiry = { kind: "never" } | { kind: "in"; micros: bigint } | { kind: "at"; micros: Micros };
 
+/**
+ * A write's idempotency key (request_id): the write and the key's record commit together, so a
+ * repeat within the window applies nothing and gets the first result (request-keys.ts).
+ */
+export interface RequestKey {
+  id: string;
+  /** The RPC, for the record ("Save", "Append", ...). */
+  method: string;
+  /** A hash of the whole request but its key: the same key with another request is refused. */
+  hash: string;
+}
+
 export interface SaveInput {
   sessionId: string;
   dataJson: string;
@@ -60,6 +75,8 @@ export interface SaveInput {
   expiry: Expiry;
   /** Compare-and-set: 0n = must not exist; undefined = blind write. */
   expectedVersion: bigint | undefined;
+  /** Set: a keyed Save, written alone (never in a group-commit batch) with its key's record. */
+  requestKey?: RequestKey;
 }
 
 export type SaveResult =
@@ -76,6 +93,7 @@ export interface AppendInput {
   /** Top-level keys of data to remove. */
   removeKeys: string[];
   expectedVersion: bigint | undefined;
+  requestKey?: RequestKey;
 }
 
 export type AppendResult =
@@ -145,6 +163,12 @@ export interface SpooledWrite {
   expiresAt: Micros | undefined;
   /** When it was spooled, on the service's estimate of the database clock. */
   spooledAt: Micros;
+  /**
+   * Its key (the caller's request_id, else one the spool gave it), recorded with the replay: a
+   * write replayed once is never applied again, even when its done-marker was not written.
+   * Absent only in journals written before keys.
+   */
+  requestKey?: RequestKey;
 }
 
 export type ReplayResult =
@@ -177,9 +201,9 @@ export interface SessionRepository {
    * Sets an active, unexpired session's expiry and last_updated (not its version or data);
    * `missing` when there is no such session (or it is soft-deleted or expired).
    */
-  touch(sessionId: string, expiry: Expiry, signal?: AbortSignal): Promise<TouchResult>;
+  touch(sessionId: string, expiry: Expiry, signal?: AbortSignal, requestKey?: RequestKey): Promise<TouchResult>;
   /** Returns whether a session was deleted (false when missing, or already inactive for a soft delete). */
-  delete(sessionId: string, hard: boolean, signal?: AbortSignal): Promise<boolean>;
+  delete(sessionId: string, hard: boolean, signal?: AbortSignal, requestKey?: RequestKey): Promise<boolean>;
   statistics(signal?: AbortSignal): Promise<Statistics>;
   cleanup(options: CleanupOptions, signal?: AbortSignal): Promise<{ expired: number; purged: number }>;
   /** Counts what `scan` will yield (an estimate under concurrent writes) and the expired rows it skips. */
@@ -236,5 +260,12 @@ export interface StackStatus {
 export class SpooledWritesPendingError extends DatabaseUnavailableError {
   constructor(readonly pending: number) {
     super(`${pending} spooled write${pending === 1 ? "" : "s"} not yet replayed to the database`, undefined);
+  }
+}
+
+/** A request_id already used, within the window, by a different request: nothing was written. */
+export class RequestIdReusedError extends Error {
+  constructor(readonly requestId: string) {
+    super(`request_id "${requestId}" was already used for a different request`);
   }
 }

@@ -9,20 +9,24 @@ import { type ChangeRecorder, changeRecorder } from "./change-log.js";
 import type { SessionRepository } from "./contract.js";
 import { createMaintenance } from "./maintenance.js";
 import { createReads } from "./reads.js";
+import { createRequestKeys, defaultRequestIdWindowMs } from "./request-keys.js";
 import { createWrites } from "./writes.js";
 
 /**
  * Creates the repository over `db` for the (already validated, migrated) `table`; its writes log
- * their changes through `changes` (default: logged, nobody told — the feed's poll finds them).
+ * their changes through `changes` (default: logged, nobody told — the feed's poll finds them);
+ * a keyed write's key is remembered for `requestIdWindowMs`.
  */
 export function createSessionRepository(
   db: Db,
   table: string,
   changes: ChangeRecorder = changeRecorder(table, true),
+  requestIdWindowMs = defaultRequestIdWindowMs,
 ): SessionRepository {
   const reads = createReads(db, table);
-  const writes = createWrites(db, table, changes);
-  const { append } = createAppend(db, table, changes);
+  const requests = createRequestKeys(db, table, requestIdWindowMs, changes);
+  const writes = createWrites(db, table, changes, requests);
+  const { append } = createAppend(table, changes, requests);
   const maintenance = createMaintenance(db, table, changes);
   return {
     save: writes.save,

@@ -70,15 +70,16 @@ export function withGroupCommit(repository: SessionRepository, options: GroupCom
   // A write that is not a Save (Append, Touch, Delete, replay) of a session with a queued Save is
   // not ordered behind it: the caller has no reply for that Save yet, so neither order was promised.
   return {
-    save,
+    // A keyed Save is written alone, in one transaction with its key's record (request-keys.ts).
+    save: (input, signal) => (input.requestKey === undefined ? save(input, signal) : repository.save(input, signal)),
     saveMany: (inputs, signal) => repository.saveMany(inputs, signal),
     load: (sessionId, includeInactive, signal) =>
       load({ sessionId, includeInactive }, signal) as Promise<StoredSession | undefined>,
     loadMany: (keys, signal) => Promise.all(keys.map((key) => load(key, signal))),
     list: (query, signal) => repository.list(query, signal),
     append: (input, signal) => repository.append(input, signal),
-    touch: (sessionId, expiry, signal) => repository.touch(sessionId, expiry, signal),
-    delete: (sessionId, hard, signal) => repository.delete(sessionId, hard, signal),
+    touch: (sessionId, expiry, signal, key) => repository.touch(sessionId, expiry, signal, key),
+    delete: (sessionId, hard, signal, key) => repository.delete(sessionId, hard, signal, key),
     statistics: (signal) => repository.statistics(signal),
     cleanup: (options, signal) => repository.cleanup(options, signal),
     countRestorable: (query, signal) => repository.countRestorable(query, signal),

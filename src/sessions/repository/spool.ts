@@ -17,6 +17,7 @@
  * the copy it last read or wrote (the cache's), since a Save without metadata keeps the stored
  * one; else none ({}), as for a new session. Replay itself keeps the database's, as a Save does.
  */
+import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { DatabaseUnavailableError } from "../../db/errors.js";
 import {
@@ -111,6 +112,8 @@ export async function withSpool(
           dataJson: input.dataJson,
           metadataJson: input.metadataJson,
           expiresAt,
+          // The caller's key, else one of the spool's: either way the replay applies it once.
+          requestKey: input.requestKey ?? { id: `spool:${randomUUID()}`, method: "Save", hash: "spooled" },
         });
         return { kind: "saved", session: spooledRow(write, false), created: false };
       }
@@ -139,14 +142,14 @@ export async function withSpool(
       return repository.append(input, signal);
     },
 
-    async touch(sessionId, expiry, signal) {
+    async touch(sessionId, expiry, signal, key) {
       await settle(sessionId, signal);
-      return repository.touch(sessionId, expiry, signal);
+      return repository.touch(sessionId, expiry, signal, key);
     },
 
-    async delete(sessionId, hard, signal) {
+    async delete(sessionId, hard, signal, key) {
       await settle(sessionId, signal);
-      return repository.delete(sessionId, hard, signal);
+      return repository.delete(sessionId, hard, signal, key);
     },
 
     async list(query, signal) {

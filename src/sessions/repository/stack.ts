@@ -22,10 +22,12 @@ export interface StackOptions {
   spoolDir?: string;
   /** How writes log their changes for Watch; undefined = logged, nobody told (change-log.ts). */
   changes?: ChangeRecorder;
+  /** How long a keyed write's request_id is remembered (ms); undefined = 24 hours. */
+  requestIdWindowMs?: number;
 }
 
 export async function createRepositoryStack(db: Db, options: StackOptions, log: Logger): Promise<SessionRepository> {
-  let repository = createSessionRepository(db, options.table, options.changes);
+  let repository = createSessionRepository(db, options.table, options.changes, options.requestIdWindowMs);
   if (options.groupCommit !== undefined) {
     repository = withGroupCommit(repository, {
       ...options.groupCommit,

@@ -7,7 +7,8 @@
  */
 import type { Db, Queryable } from "../../db/database.js";
 import { type ChangeRecorder, changedColumns } from "./change-log.js";
-import type { SaveInput, SaveResult, SessionRepository } from "./contract.js";
+import type { Expiry, SaveInput, SaveResult, SessionRepository, TouchResult } from "./contract.js";
+import type { RequestKeys } from "./request-keys.js";
 import {
   columns,
   expiresAtFrom,
@@ -43,7 +44,7 @@ const rowParams = (inputs: readonly SaveInput[]) => [
   inputs.map((input) => input.expectedVersion?.toString() ?? null),
 ];
 
-export function createWrites(db: Db, table: string, changes: ChangeRecorder): Writes {
+export function createWrites(db: Db, table: string, changes: ChangeRecorder, requests: RequestKeys): Writes {
   // Column names of the input differ from the table's, so RETURNING's stay unambiguous.
   const rows = `unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[])
     AS i(id, data, meta, expires_in_us, expires_at_us, expected)`;
@@ -106,12 +107,13 @@ export function createWrites(db: Db, table: string, changes: ChangeRecorder): Wr
     );
   };
 
-  const saveMany: Writes["saveMany"] = async (inputs, signal) => {
+  /** Writes `inputs` (distinct sessions) on `q`; the change recorder is told by the caller. */
+  const saveOn = async (q: Queryable, inputs: readonly SaveInput[], signal?: AbortSignal): Promise<SaveResult[]> => {
     const results = new Map<string, SaveResult>();
     // An absolute expiry must be in the future on the database's clock: checked first, for all.
     const absolute = inputs.flatMap(({ expiry }) => (expiry.kind === "at" ? [expiry.micros.toString()] : []));
     if (absolute.length > 0) {
-      const past = new Set((await db.query<{ at: string }>(pastExpiriesSql, [absolute], signal)).rows.map((r) => r.at));
+      const past = new Set((await q.query<{ at: string }>(pastExpiriesSql, [absolute], signal)).rows.map((r) => r.at));
       for (const input of inputs) {
         if (input.expiry.kind === "at" && past.has(input.expiry.micros.toString())) {
           results.set(input.sessionId, { kind: "expiry-in-past" });
@@ -126,56 +128,93 @@ export function createWrites(db: Db, table: string, changes: ChangeRecorder): Wr
       shapes.set(shapeOf(input), group);
     }
     for (const [shape, group] of shapes) {
-      const written = await write(db, shape, group, signal);
-      for (const [id, result] of written) results.set(id, result);
-      if (written.size > 0) changes.committed();
+      for (const [id, result] of await write(q, shape, group, signal)) results.set(id, result);
     }
     // A row the statement did not return lost its compare-and-set: report the version it holds.
     const missing = inputs.filter((input) => !results.has(input.sessionId)).map((input) => input.sessionId);
     if (missing.length > 0) {
-      const { rows } = await db.query<{ session_id: string; version: string }>(currentVersionsSql, [missing], signal);
+      const { rows } = await q.query<{ session_id: string; version: string }>(currentVersionsSql, [missing], signal);
       const current = new Map(rows.map((row) => [row.session_id, BigInt(row.version)]));
       for (const id of missing) results.set(id, { kind: "conflict", currentVersion: current.get(id) ?? 0n });
     }
     return inputs.map((input) => results.get(input.sessionId) as SaveResult);
   };
 
+  const saveMany: Writes["saveMany"] = async (inputs, signal) => {
+    const results = await saveOn(db, inputs, signal);
+    if (results.some((result) => result.kind === "saved")) changes.committed();
+    return results;
+  };
+
+  const touchOn = async (
+    q: Queryable,
+    sessionId: string,
+    expiry: Expiry,
+    signal?: AbortSignal,
+  ): Promise<TouchResult> => {
+    const micros = expiry.kind === "never" ? null : expiry.micros.toString();
+    if (expiry.kind === "at" && (await q.query<{ past: boolean }>(expiryInPastSql, [micros], signal)).rows[0]?.past) {
+      return { kind: "expiry-in-past" };
+    }
+    const params = [sessionId, expiry.kind === "in" ? micros : null, expiry.kind === "at" ? micros : null];
+    const { rows } = await q.query<SessionRow>(touchSql, params, signal);
+    return rows[0] === undefined ? { kind: "missing" } : { kind: "touched", session: toStored(rows[0]) };
+  };
+
+  const deleteOn = async (q: Queryable, sessionId: string, hard: boolean, signal?: AbortSignal) =>
+    (await q.query(hard ? deleteHardSql : deleteSoftSql, [sessionId], signal)).rows.length > 0;
+
   return {
     saveMany,
 
-    async save(input, signal) {
-      return (await saveMany([input], signal))[0] as SaveResult;
-    },
+    save: (input, signal) =>
+      requests.write(
+        input.requestKey,
+        input.sessionId,
+        async (q) => (await saveOn(q, [input], signal))[0] as SaveResult,
+        (result) => result.kind === "saved",
+        { signal },
+      ),
 
-    async touch(sessionId, expiry, signal) {
-      const micros = expiry.kind === "never" ? null : expiry.micros.toString();
-      if (
-        expiry.kind === "at" &&
-        (await db.query<{ past: boolean }>(expiryInPastSql, [micros], signal)).rows[0]?.past
-      ) {
-        return { kind: "expiry-in-past" };
-      }
-      const params = [sessionId, expiry.kind === "in" ? micros : null, expiry.kind === "at" ? micros : null];
-      const { rows } = await db.query<SessionRow>(touchSql, params, signal);
-      if (rows[0] === undefined) return { kind: "missing" };
-      changes.committed();
-      return { kind: "touched", session: toStored(rows[0]) };
-    },
+    touch: (sessionId, expiry, signal, key) =>
+      requests.write(
+        key,
+        sessionId,
+        (q) => touchOn(q, sessionId, expiry, signal),
+        (r) => r.kind === "touched",
+        {
+          signal,
+        },
+      ),
 
-    async delete(sessionId, hard, signal) {
-      const deleted = (await db.query(hard ? deleteHardSql : deleteSoftSql, [sessionId], signal)).rows.length > 0;
-      if (deleted) changes.committed();
-      return deleted;
-    },
+    delete: (sessionId, hard, signal, key) =>
+      requests.write(
+        key,
+        sessionId,
+        (q) => deleteOn(q, sessionId, hard, signal),
+        (deleted) => deleted,
+        { signal },
+      ),
 
     async replaySpooled(sessionId, writes, signal) {
-      const first = writes[0];
-      if (first === undefined) throw new Error("replaySpooled: no writes");
+      if (writes[0] === undefined) throw new Error("replaySpooled: no writes");
       const result = await db.transaction(async (tx) => {
         const { rows } = await tx.query<{ version: string; last_updated: string | null }>(lockForReplaySql, [
           sessionId,
         ]);
         const current = rows[0];
+        // Writes replayed before (their done-marker was lost) or spooled twice under one key
+        // (a caller's retry during the outage) are not applied again.
+        const keys = writes.flatMap((write) => (write.requestKey ? [write.requestKey.id] : []));
+        const seen = keys.length > 0 ? await requests.recorded(tx, keys) : new Set<string>();
+        const fresh = writes.filter((write) => {
+          if (write.requestKey === undefined) return true;
+          if (seen.has(write.requestKey.id)) return false;
+          seen.add(write.requestKey.id);
+          return true;
+        });
+        const first = fresh[0];
+        if (first === undefined) return { kind: "applied", version: BigInt(current?.version ?? 0) } as const;
         if (current && BigInt(current.last_updated ?? 0) > first.spooledAt) {
           return {
             kind: "conflict",
@@ -184,7 +223,7 @@ export function createWrites(db: Db, table: string, changes: ChangeRecorder): Wr
           } as const;
         }
         let version = 0n;
-        for (const spooled of writes) {
+        for (const spooled of fresh) {
           const input: SaveInput = {
             sessionId,
             dataJson: spooled.dataJson,
@@ -194,6 +233,7 @@ export function createWrites(db: Db, table: string, changes: ChangeRecorder): Wr
           };
           const saved = (await write(tx, shapeOf(input), [input])).get(sessionId);
           version = saved?.kind === "saved" ? saved.session.version : version;
+          if (saved && spooled.requestKey) await requests.record(tx, spooled.requestKey, sessionId, saved);
         }
         return { kind: "applied", version } as const;
       }, signal);

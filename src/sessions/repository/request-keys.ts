@@ -1,0 +1,140 @@
+/**
+ * Keyed writes (request_id, migration 0009): the key's row and the write commit in ONE transaction,
+ * so no crash between them can let a repeat apply the write again. The key is inserted first: a
+ * concurrent duplicate waits on its primary key until the first transaction ends, then finds the
+ * committed row and returns its result. A write that applied nothing (a conflict, a missing
+ * session) rolls its key back with it: running it again is harmless. A key older than the window
+ * is taken over by the next request with it (and trimmed by the scheduled maintenance).
+ */
+import type { Db, Queryable } from "../../db/database.js";
+import type { ChangeRecorder } from "./change-log.js";
+import { RequestIdReusedError, type RequestKey } from "./contract.js";
+
+/** How long a key is remembered unless configured (storage.request_id_window_hours). */
+export const defaultRequestIdWindowMs = 24 * 60 * 60 * 1000;
+
+export interface RequestKeys {
+  /**
+   * Runs a write: unkeyed as it always ran (on `db`, or in a transaction of its own when
+   * `transaction`), keyed through `run` below; the change recorder is told when it applied now.
+   */
+  write<T>(
+    key: RequestKey | undefined,
+    sessionId: string,
+    write: (q: Queryable) => Promise<T>,
+    applied: (result: T) => boolean,
+    options: { signal?: AbortSignal; transaction?: boolean },
+  ): Promise<T>;
+  /**
+   * Runs `write` once per key: on a fresh key, in one transaction with the key's record (kept only
+   * when `applied` says the write changed something); on a key seen within the window, not at
+   * all — the first result comes back.
+   */
+  /** Which of `ids` are recorded within the window (on `tx`, in a transaction holding the writes). */
+  recorded(tx: Queryable, ids: readonly string[]): Promise<Set<string>>;
+  /** Records a write applied on `tx` under `key`, with its result (replacing an expired record). */
+  record(tx: Queryable, key: RequestKey, sessionId: string, result: unknown): Promise<void>;
+  run<T>(
+    key: RequestKey,
+    sessionId: string,
+    write: (tx: Queryable) => Promise<T>,
+    applied: (result: T) => boolean,
+    signal?: AbortSignal,
+  ): Promise<{ result: T; replayed: boolean }>;
+}
+
+/** Rolls a transaction back while keeping the write's result (nothing applied, nothing to record). */
+class NotApplied<T> {
+  constructor(readonly result: T) {}
+}
+
+// Results are JSON with bigints as {"n": "..."}: the repository's results hold no other objects
+// with a lone "n" key (documents travel as JSON text).
+const encode = (value: unknown) => JSON.stringify(value, (_, v) => (typeof v === "bigint" ? { n: v.toString() } : v));
+const decode = (text: string): unknown =>
+  JSON.parse(text, (_, v) =>
+    v !== null && typeof v === "object" && Object.keys(v).length === 1 && typeof v.n === "string" ? BigInt(v.n) : v,
+  );
+
+export function createRequestKeys(db: Db, table: string, windowMs: number, changes: ChangeRecorder): RequestKeys {
+  const window = `now() - ($2::int8 * interval '1 millisecond')`;
+  // A fresh key inserts; an expired one is taken over (its old result forgotten); a live one
+  // returns no row. A duplicate in flight makes this wait for its transaction.
+  const claimSql = `INSERT INTO ${table}_reqids AS r (request_id, method, session_id, request_hash)
+    VALUES ($1, $3, $4, $5)
+    ON CONFLICT (request_id) DO UPDATE SET method = EXCLUDED.method, session_id = EXCLUDED.session_id,
+      request_hash = EXCLUDED.request_hash, result = NULL, created_at = now()
+    WHERE r.created_at <= ${window}
+    RETURNING request_id`;
+  const firstSql = `SELECT request_hash, result FROM ${table}_reqids WHERE request_id = $1`;
+  const recordSql = `UPDATE ${table}_reqids SET result = $2 WHERE request_id = $1`;
+  const recordedSql = `SELECT request_id FROM ${table}_reqids
+    WHERE request_id = ANY($1::text[]) AND created_at > ${window}`;
+
+  const keys: RequestKeys = {
+    async write(key, sessionId, write, applied, { signal, transaction = false }) {
+      if (key === undefined) {
+        const result = transaction ? await db.transaction(write, signal) : await write(db);
+        if (applied(result)) changes.committed();
+        return result;
+      }
+      const { result, replayed } = await keys.run(key, sessionId, write, applied, signal);
+      if (!replayed && applied(result)) changes.committed();
+      return result;
+    },
+
+    async recorded(tx, ids) {
+      const { rows } = await tx.query<{ request_id: string }>(recordedSql, [ids, String(windowMs)]);
+      return new Set(rows.map((row) => row.request_id));
+    },
+
+    async record(tx, key, sessionId, result) {
+      await tx.query(claimSql, [key.id, String(windowMs), key.method, sessionId, key.hash]);
+      await tx.query(recordSql, [key.id, encode(result)]);
+    },
+
+    async run(key, sessionId, write, applied, signal) {
+      try {
+        return await db.transaction(async (tx) => {
+          const claimed = await tx.query(claimSql, [key.id, String(windowMs), key.method, sessionId, key.hash]);
+          if (claimed.rows.length === 0) {
+            const first = (await tx.query<{ request_hash: string; result: string | null }>(firstSql, [key.id])).rows[0];
+            if (first === undefined || first.result === null || first.request_hash !== key.hash) {
+              throw new RequestIdReusedError(key.id);
+            }
+            return { result: decode(first.result) as never, replayed: true };
+          }
+          const result = await write(tx);
+          if (!applied(result)) throw new NotApplied(result);
+          await tx.query(recordSql, [key.id, encode(result)]);
+          return { result, replayed: false };
+        }, signal);
+      } catch (error) {
+        if (error instanceof NotApplied) return { result: error.result as never, replayed: false };
+        throw error;
+      }
+    },
+  };
+  return keys;
+}
+
+/** Deletes `table`'s keys past the window (the scheduled maintenance), `batchSize` per statement; how many. */
+export async function trimRequestKeys(
+  db: Db,
+  table: string,
+  windowMs: number,
+  batchSize: number,
+  signal?: AbortSignal,
+): Promise<number> {
+  const trimSql = `WITH gone AS (DELETE FROM ${table}_reqids WHERE request_id IN (
+      SELECT request_id FROM ${table}_reqids WHERE created_at <= now() - ($1::int8 * interval '1 millisecond')
+      LIMIT $2) RETURNING 1)
+    SELECT count(*)::text AS n FROM gone`;
+  let trimmed = 0;
+  for (;;) {
+    const { rows } = await db.query<{ n: string }>(trimSql, [String(windowMs), batchSize], signal);
+    const n = Number(rows[0]?.n ?? 0);
+    trimmed += n;
+    if (n < batchSize) return trimmed;
+  }
+}
