@@ -6,7 +6,7 @@
 /**
  * Lower-case letters, digits and `_`, not starting with a digit, at most 55 characters: the
  * table, function, trigger, index and channel names derived from it (`{table}_msg`, `{table}_ntf_i`,
- * `{table}_chg`, `{table}_jobs`, `{table}_samples`, `{table}_changes`, `{table}_feed`, `{table}_reqids`,
+ * `{table}_chg`, `{table}_jobs`, `{table}_samples`, `{table}_changes`, `{table}_feed`, `{table}_reqids`, `{table}_leases`,
  * `{table}_chseq`) then stay within PostgreSQL's 63-byte identifier limit. Index names
  * (`idx_{table}_last_updated` …) can pass it; PostgreSQL truncates them, and they still differ
  * within the first 63 bytes.

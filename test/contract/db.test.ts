@@ -46,7 +46,7 @@ describe.each(backends())("migrations on $name", (backend) => {
   afterAll(async () => cleanup());
 
   it("creates the seed's table with its four indexes, the keyset and metadata indexes, once", async () => {
-    expect((await migrate(db, { table: "fresh" }, log)).applied).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect((await migrate(db, { table: "fresh" }, log)).applied).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(await indexNames(db, "fresh")).toEqual([
       "fresh_pkey",
       "idx_fresh_created_at",
@@ -73,7 +73,7 @@ describe.each(backends())("migrations on $name", (backend) => {
        VALUES ('legacy', '{"messages":[{"type":"human","content":"你好"}],"files":{},"extra_key":1}',
                '{"name":"旧会话","user_id":"user123"}', '2024-01-02 03:04:05', '2024-01-02 03:04:05', NULL)`,
     );
-    expect((await migrate(db, { table: "isotope_sessions" }, log)).applied).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect((await migrate(db, { table: "isotope_sessions" }, log)).applied).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     const repo = createSessionRepository(db, "isotope_sessions");
     const legacy = await repo.load("legacy", false);
     expect(JSON.parse(legacy?.dataJson ?? "")).toMatchObject({ extra_key: 1, files: {} });

@@ -48,10 +48,13 @@ const expected: Record<Role, string[]> = {
     "Append",
     "Touch",
     "Delete",
+    "AcquireLease",
+    "RenewLease",
+    "ReleaseLease",
   ],
   admin: [
     ...["Load", "List", "Statistics", "Restore", "RestoreStream", "CheckConnection", "Watch"],
-    ...["Save", "Append", "Touch", "Delete", "Cleanup"],
+    ...["Save", "Append", "Touch", "Delete", "AcquireLease", "RenewLease", "ReleaseLease", "Cleanup"],
   ],
 };
 
@@ -63,6 +66,9 @@ const requests: Record<string, object> = {
   Append: { sessionId: "matrix" },
   Touch: { sessionId: "matrix", expiry: { case: "neverExpire", value: true } },
   Delete: { sessionId: "nobody", allowMissing: true },
+  AcquireLease: { sessionId: "matrix-lease", holder: "bot", ttl: { seconds: 60n } },
+  RenewLease: { sessionId: "matrix-lease", holder: "bot", fencingToken: 1n, ttl: { seconds: 60n } },
+  ReleaseLease: { sessionId: "matrix-lease", holder: "bot", fencingToken: 1n },
   Statistics: {},
   Cleanup: { dryRun: true },
   Restore: {},

@@ -14,7 +14,7 @@ import { SessionService } from "../../../gen/isotope/session/v1/session_pb.js";
 import type { AuthConfig, Role, TokenConfig } from "../../config/load-config.js";
 
 const read = ["Load", "List", "Statistics", "Restore", "RestoreStream", "CheckConnection", "Watch"];
-const write = [...read, "Save", "Append", "Touch", "Delete"];
+const write = [...read, "Save", "Append", "Touch", "Delete", "AcquireLease", "RenewLease", "ReleaseLease"];
 const admin = [...write, "Cleanup"];
 
 /**

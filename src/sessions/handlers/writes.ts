@@ -1,7 +1,8 @@
 /**
  * The writing RPCs: Save, Append, Touch and Delete. Each reads top-down: validate → repository →
  * response; expected outcomes come back as values and become Connect codes here. A request_id
- * makes the write keyed (request-keys.ts): a repeat gets the first result.
+ * makes the write keyed (request-keys.ts): a repeat gets the first result. A fencing_token makes
+ * it fenced (leases.ts): refused, FAILED_PRECONDITION, unless it is the session's newest token.
  */
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import {
@@ -13,12 +14,16 @@ import {
   TouchRequestSchema,
 } from "../../../gen/isotope/session/v1/session_pb.js";
 import { toSession } from "../convert.js";
-import { RequestIdReusedError } from "../repository/contract.js";
+import { FencedOffError, RequestIdReusedError } from "../repository/contract.js";
 import { sessionNotFound, versionConflict } from "../responses.js";
 import * as validate from "../validate.js";
 import type { HandlerDeps } from "./deps.js";
+import { optionalFencingToken } from "./leases.js";
 
-/** A keyed write's key used by another request: INVALID_ARGUMENT (nothing was written). */
+/**
+ * A keyed write's key used by another request: INVALID_ARGUMENT; a fenced-off write:
+ * FAILED_PRECONDITION naming the holder. Nothing was written either way.
+ */
 async function keyed<T>(write: Promise<T>): Promise<T> {
   try {
     return await write;
@@ -26,6 +31,7 @@ async function keyed<T>(write: Promise<T>): Promise<T> {
     if (error instanceof RequestIdReusedError) {
       throw validate.invalidArgument("request_id", `"${error.requestId}" was already used for a different request`);
     }
+    if (error instanceof FencedOffError) throw new ConnectError(error.message, Code.FailedPrecondition);
     throw error;
   }
 }
@@ -49,7 +55,15 @@ export function createWriteHandlers({ repository, limits }: HandlerDeps): Writes
       const requestKey = validate.requestKey("Save", SaveRequestSchema, req);
       const result = await keyed(
         repository.save(
-          { sessionId, dataJson, metadataJson, expiry, expectedVersion: req.expectedVersion, requestKey },
+          {
+            sessionId,
+            dataJson,
+            metadataJson,
+            expiry,
+            expectedVersion: req.expectedVersion,
+            requestKey,
+            fencingToken: optionalFencingToken(req.fencingToken),
+          },
           ctx.signal,
         ),
       );
@@ -89,6 +103,7 @@ export function createWriteHandlers({ repository, limits }: HandlerDeps): Writes
             removeKeys,
             expectedVersion: req.expectedVersion,
             requestKey: validate.requestKey("Append", AppendRequestSchema, req),
+            fencingToken: optionalFencingToken(req.fencingToken),
           },
           ctx.signal,
         ),
@@ -115,7 +130,8 @@ export function createWriteHandlers({ repository, limits }: HandlerDeps): Writes
       }
       const expiry = validate.expiry(req.expiry);
       const requestKey = validate.requestKey("Touch", TouchRequestSchema, req);
-      const result = await keyed(repository.touch(sessionId, expiry, ctx.signal, requestKey));
+      const token = optionalFencingToken(req.fencingToken);
+      const result = await keyed(repository.touch(sessionId, expiry, ctx.signal, requestKey, token));
       switch (result.kind) {
         case "touched":
           return { session: toSession(result.session) };
@@ -129,7 +145,8 @@ export function createWriteHandlers({ repository, limits }: HandlerDeps): Writes
     async delete(req, ctx) {
       const sessionId = validate.sessionId(req.sessionId);
       const requestKey = validate.requestKey("Delete", DeleteRequestSchema, req);
-      const deleted = await keyed(repository.delete(sessionId, req.hard, ctx.signal, requestKey));
+      const token = optionalFencingToken(req.fencingToken);
+      const deleted = await keyed(repository.delete(sessionId, req.hard, ctx.signal, requestKey, token));
       if (!deleted && !req.allowMissing) throw sessionNotFound(sessionId);
       return { deleted, hard: req.hard };
     },

@@ -70,6 +70,7 @@ export function createAppend(
       return requests.write(input.requestKey, input.sessionId, appendOn, (result) => result.kind === "appended", {
         signal,
         transaction: true,
+        fencingToken: input.fencingToken,
       });
     },
   };

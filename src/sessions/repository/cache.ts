@@ -105,10 +105,10 @@ export function withCache(repository: SessionRepository, maxBytes: number): Sess
 
     loadMany: (keys, signal) => repository.loadMany(keys, signal),
 
-    async touch(sessionId, expiry, signal, key) {
+    async touch(sessionId, expiry, signal, key, token) {
       const held = entries.get(sessionId);
       evict(sessionId); // whatever the outcome, the held expiry may be wrong from here on
-      const result = await repository.touch(sessionId, expiry, signal, key);
+      const result = await repository.touch(sessionId, expiry, signal, key, token);
       if (result.kind === "touched" && held?.session.version === result.session.version) {
         const { expiresAt, lastUpdated, rowToken } = result.session;
         remember({ ...held.session, expiresAt, lastUpdated, rowToken });
@@ -124,9 +124,9 @@ export function withCache(repository: SessionRepository, maxBytes: number): Sess
       }
     },
 
-    async delete(sessionId, hard, signal, key) {
+    async delete(sessionId, hard, signal, key, token) {
       try {
-        return await repository.delete(sessionId, hard, signal, key);
+        return await repository.delete(sessionId, hard, signal, key, token);
       } finally {
         evict(sessionId);
       }
@@ -147,6 +147,9 @@ export function withCache(repository: SessionRepository, maxBytes: number): Sess
     statistics: (signal) => repository.statistics(signal),
     countRestorable: (query, signal) => repository.countRestorable(query, signal),
     ping: (signal) => repository.ping(signal),
+    acquireLease: (sessionId, holder, ttl, signal) => repository.acquireLease(sessionId, holder, ttl, signal),
+    renewLease: (sessionId, holder, token, ttl, signal) => repository.renewLease(sessionId, holder, token, ttl, signal),
+    releaseLease: (sessionId, holder, token, signal) => repository.releaseLease(sessionId, holder, token, signal),
     lastKnown: (sessionId) => entries.get(sessionId)?.session ?? repository.lastKnown(sessionId),
 
     async *scan(query, signal) {

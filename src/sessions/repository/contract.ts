@@ -14,7 +14,9 @@
  *   one that changes nothing logs nothing;
  * - a keyed write (`RequestKey`) applies at most once per key within the window: a repeat returns
  *   the first result and changes nothing; the key with another request throws RequestIdReusedError.
- *   Only a write that applied records its key (one that changed nothing may simply run again).
+ *   Only a write that applied records its key (one that changed nothing may simply run again);
+ * - a write with a fencing token (leases.ts) applies only while the token is the session's newest,
+ *   checked in the write's own transaction; otherwise it throws FencedOffError and changes nothing.
  */
 import { DatabaseUnavailableError } from "../../db/errors.js";
 
@@ -77,6 +79,8 @@ export interface SaveInput {
   expectedVersion: bigint | undefined;
   /** Set: a keyed Save, written alone (never in a group-commit batch) with its key's record. */
   requestKey?: RequestKey;
+  /** Set: a fenced Save, written alone in one transaction with its lease check (never spooled). */
+  fencingToken?: bigint;
 }
 
 export type SaveResult =
@@ -94,6 +98,7 @@ export interface AppendInput {
   removeKeys: string[];
   expectedVersion: bigint | undefined;
   requestKey?: RequestKey;
+  fencingToken?: bigint;
 }
 
 export type AppendResult =
@@ -201,9 +206,36 @@ export interface SessionRepository {
    * Sets an active, unexpired session's expiry and last_updated (not its version or data);
    * `missing` when there is no such session (or it is soft-deleted or expired).
    */
-  touch(sessionId: string, expiry: Expiry, signal?: AbortSignal, requestKey?: RequestKey): Promise<TouchResult>;
+  touch(
+    sessionId: string,
+    expiry: Expiry,
+    signal?: AbortSignal,
+    requestKey?: RequestKey,
+    fencingToken?: bigint,
+  ): Promise<TouchResult>;
   /** Returns whether a session was deleted (false when missing, or already inactive for a soft delete). */
-  delete(sessionId: string, hard: boolean, signal?: AbortSignal, requestKey?: RequestKey): Promise<boolean>;
+  delete(
+    sessionId: string,
+    hard: boolean,
+    signal?: AbortSignal,
+    requestKey?: RequestKey,
+    fencingToken?: bigint,
+  ): Promise<boolean>;
+  /**
+   * Claims the session for `holder` for `ttlMicros` (database clock) with the next fencing token;
+   * the same holder gets a new token too. `taken` while another holder's lease is unexpired.
+   */
+  acquireLease(sessionId: string, holder: string, ttlMicros: bigint, signal?: AbortSignal): Promise<LeaseResult>;
+  /** Extends the lease while `holder` still has it with `token`; `lost` (with who has it) otherwise. */
+  renewLease(
+    sessionId: string,
+    holder: string,
+    token: bigint,
+    ttlMicros: bigint,
+    signal?: AbortSignal,
+  ): Promise<LeaseResult>;
+  /** Ends `holder`'s unexpired lease with `token` now; false when it held none. The token is kept. */
+  releaseLease(sessionId: string, holder: string, token: bigint, signal?: AbortSignal): Promise<boolean>;
   statistics(signal?: AbortSignal): Promise<Statistics>;
   cleanup(options: CleanupOptions, signal?: AbortSignal): Promise<{ expired: number; purged: number }>;
   /** Counts what `scan` will yield (an estimate under concurrent writes) and the expired rows it skips. */
@@ -228,6 +260,20 @@ export interface SessionRepository {
   /** Stops the layers' background work and releases what they hold; never closes the database. */
   close(): Promise<void>;
 }
+
+export interface Lease {
+  sessionId: string;
+  holder: string;
+  token: bigint;
+  expiresAt: Micros;
+}
+
+export type LeaseResult =
+  | { kind: "held"; lease: Lease }
+  /** Another holder's unexpired lease (acquire). */
+  | { kind: "taken"; current: Lease }
+  /** The caller no longer holds it (renew); `current` is the live lease, if anyone's. */
+  | { kind: "lost"; current: Lease | undefined };
 
 export interface CacheStatus {
   enabled: boolean;
@@ -267,5 +313,23 @@ export class SpooledWritesPendingError extends DatabaseUnavailableError {
 export class RequestIdReusedError extends Error {
   constructor(readonly requestId: string) {
     super(`request_id "${requestId}" was already used for a different request`);
+  }
+}
+
+/** A write whose fencing token is not the session's newest: nothing was written. */
+export class FencedOffError extends Error {
+  constructor(
+    readonly sessionId: string,
+    readonly token: bigint,
+    readonly newest: bigint,
+    /** The live lease, when someone holds one. */
+    readonly current: Lease | undefined,
+  ) {
+    const holder = current ? `held by "${current.holder}"` : "not held";
+    super(
+      token < newest
+        ? `session "${sessionId}": fencing token ${token} is older than the session's newest (${newest}), ${holder}`
+        : `session "${sessionId}": fencing token ${token} was never issued (newest is ${newest}), ${holder}`,
+    );
   }
 }

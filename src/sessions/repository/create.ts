@@ -7,6 +7,7 @@ import type { Db } from "../../db/database.js";
 import { createAppend } from "./append.js";
 import { type ChangeRecorder, changeRecorder } from "./change-log.js";
 import type { SessionRepository } from "./contract.js";
+import { createLeases } from "./leases.js";
 import { createMaintenance } from "./maintenance.js";
 import { createReads } from "./reads.js";
 import { createRequestKeys, defaultRequestIdWindowMs } from "./request-keys.js";
@@ -24,7 +25,8 @@ export function createSessionRepository(
   requestIdWindowMs = defaultRequestIdWindowMs,
 ): SessionRepository {
   const reads = createReads(db, table);
-  const requests = createRequestKeys(db, table, requestIdWindowMs, changes);
+  const leases = createLeases(db, table);
+  const requests = createRequestKeys(db, table, requestIdWindowMs, changes, leases);
   const writes = createWrites(db, table, changes, requests);
   const { append } = createAppend(table, changes, requests);
   const maintenance = createMaintenance(db, table, changes);
@@ -37,6 +39,9 @@ export function createSessionRepository(
     append,
     touch: writes.touch,
     delete: writes.delete,
+    acquireLease: leases.acquire,
+    renewLease: leases.renew,
+    releaseLease: leases.release,
     statistics: maintenance.statistics,
     cleanup: maintenance.cleanup,
     countRestorable: reads.countRestorable,

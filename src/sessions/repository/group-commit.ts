@@ -70,16 +70,23 @@ export function withGroupCommit(repository: SessionRepository, options: GroupCom
   // A write that is not a Save (Append, Touch, Delete, replay) of a session with a queued Save is
   // not ordered behind it: the caller has no reply for that Save yet, so neither order was promised.
   return {
-    // A keyed Save is written alone, in one transaction with its key's record (request-keys.ts).
-    save: (input, signal) => (input.requestKey === undefined ? save(input, signal) : repository.save(input, signal)),
+    // A keyed or fenced Save is written alone, in one transaction with its key's record or its
+    // lease check (request-keys.ts).
+    save: (input, signal) =>
+      input.requestKey === undefined && input.fencingToken === undefined
+        ? save(input, signal)
+        : repository.save(input, signal),
     saveMany: (inputs, signal) => repository.saveMany(inputs, signal),
     load: (sessionId, includeInactive, signal) =>
       load({ sessionId, includeInactive }, signal) as Promise<StoredSession | undefined>,
     loadMany: (keys, signal) => Promise.all(keys.map((key) => load(key, signal))),
     list: (query, signal) => repository.list(query, signal),
     append: (input, signal) => repository.append(input, signal),
-    touch: (sessionId, expiry, signal, key) => repository.touch(sessionId, expiry, signal, key),
-    delete: (sessionId, hard, signal, key) => repository.delete(sessionId, hard, signal, key),
+    touch: (sessionId, expiry, signal, key, token) => repository.touch(sessionId, expiry, signal, key, token),
+    delete: (sessionId, hard, signal, key, token) => repository.delete(sessionId, hard, signal, key, token),
+    acquireLease: (sessionId, holder, ttl, signal) => repository.acquireLease(sessionId, holder, ttl, signal),
+    renewLease: (sessionId, holder, token, ttl, signal) => repository.renewLease(sessionId, holder, token, ttl, signal),
+    releaseLease: (sessionId, holder, token, signal) => repository.releaseLease(sessionId, holder, token, signal),
     statistics: (signal) => repository.statistics(signal),
     cleanup: (options, signal) => repository.cleanup(options, signal),
     countRestorable: (query, signal) => repository.countRestorable(query, signal),

@@ -5,10 +5,14 @@
  * committed row and returns its result. A write that applied nothing (a conflict, a missing
  * session) rolls its key back with it: running it again is harmless. A key older than the window
  * is taken over by the next request with it (and trimmed by the scheduled maintenance).
+ *
+ * A fenced write (a fencing token, leases.ts) runs the same way: in one transaction whose first
+ * step checks the token on the locked lease row, so a refused write changes nothing.
  */
 import type { Db, Queryable } from "../../db/database.js";
 import type { ChangeRecorder } from "./change-log.js";
 import { RequestIdReusedError, type RequestKey } from "./contract.js";
+import type { Leases } from "./leases.js";
 
 /** How long a key is remembered unless configured (storage.request_id_window_hours). */
 export const defaultRequestIdWindowMs = 24 * 60 * 60 * 1000;
@@ -17,13 +21,14 @@ export interface RequestKeys {
   /**
    * Runs a write: unkeyed as it always ran (on `db`, or in a transaction of its own when
    * `transaction`), keyed through `run` below; the change recorder is told when it applied now.
+   * With `fencingToken` it runs in a transaction after the lease check (FencedOffError).
    */
   write<T>(
     key: RequestKey | undefined,
     sessionId: string,
     write: (q: Queryable) => Promise<T>,
     applied: (result: T) => boolean,
-    options: { signal?: AbortSignal; transaction?: boolean },
+    options: { signal?: AbortSignal; transaction?: boolean; fencingToken?: bigint },
   ): Promise<T>;
   /**
    * Runs `write` once per key: on a fresh key, in one transaction with the key's record (kept only
@@ -40,6 +45,7 @@ export interface RequestKeys {
     write: (tx: Queryable) => Promise<T>,
     applied: (result: T) => boolean,
     signal?: AbortSignal,
+    fencingToken?: bigint,
   ): Promise<{ result: T; replayed: boolean }>;
 }
 
@@ -56,7 +62,13 @@ const decode = (text: string): unknown =>
     v !== null && typeof v === "object" && Object.keys(v).length === 1 && typeof v.n === "string" ? BigInt(v.n) : v,
   );
 
-export function createRequestKeys(db: Db, table: string, windowMs: number, changes: ChangeRecorder): RequestKeys {
+export function createRequestKeys(
+  db: Db,
+  table: string,
+  windowMs: number,
+  changes: ChangeRecorder,
+  leases: Pick<Leases, "check">,
+): RequestKeys {
   const window = `now() - ($2::int8 * interval '1 millisecond')`;
   // A fresh key inserts; an expired one is taken over (its old result forgotten); a live one
   // returns no row. A duplicate in flight makes this wait for its transaction.
@@ -72,13 +84,21 @@ export function createRequestKeys(db: Db, table: string, windowMs: number, chang
     WHERE request_id = ANY($1::text[]) AND created_at > ${window}`;
 
   const keys: RequestKeys = {
-    async write(key, sessionId, write, applied, { signal, transaction = false }) {
+    async write(key, sessionId, write, applied, { signal, transaction = false, fencingToken }) {
       if (key === undefined) {
-        const result = transaction ? await db.transaction(write, signal) : await write(db);
+        const fenced =
+          fencingToken === undefined
+            ? write
+            : async (tx: Queryable) => {
+                await leases.check(tx, sessionId, fencingToken);
+                return write(tx);
+              };
+        const result =
+          transaction || fencingToken !== undefined ? await db.transaction(fenced, signal) : await write(db);
         if (applied(result)) changes.committed();
         return result;
       }
-      const { result, replayed } = await keys.run(key, sessionId, write, applied, signal);
+      const { result, replayed } = await keys.run(key, sessionId, write, applied, signal, fencingToken);
       if (!replayed && applied(result)) changes.committed();
       return result;
     },
@@ -93,7 +113,7 @@ export function createRequestKeys(db: Db, table: string, windowMs: number, chang
       await tx.query(recordSql, [key.id, encode(result)]);
     },
 
-    async run(key, sessionId, write, applied, signal) {
+    async run(key, sessionId, write, applied, signal, fencingToken) {
       try {
         return await db.transaction(async (tx) => {
           const claimed = await tx.query(claimSql, [key.id, String(windowMs), key.method, sessionId, key.hash]);
@@ -104,6 +124,7 @@ export function createRequestKeys(db: Db, table: string, windowMs: number, chang
             }
             return { result: decode(first.result) as never, replayed: true };
           }
+          if (fencingToken !== undefined) await leases.check(tx, sessionId, fencingToken);
           const result = await write(tx);
           if (!applied(result)) throw new NotApplied(result);
           await tx.query(recordSql, [key.id, encode(result)]);

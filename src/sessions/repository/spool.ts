@@ -100,7 +100,13 @@ export async function withSpool(
         await settle(input.sessionId, signal);
         return await repository.save(input, signal);
       } catch (error) {
-        if (input.expectedVersion !== undefined || signal?.aborted || !(error instanceof DatabaseUnavailableError)) {
+        // A compare-and-set or a fenced Save needs the database's answer now: neither is spooled.
+        if (
+          input.expectedVersion !== undefined ||
+          input.fencingToken !== undefined ||
+          signal?.aborted ||
+          !(error instanceof DatabaseUnavailableError)
+        ) {
           throw error;
         }
         const { expiry } = input;
@@ -142,14 +148,14 @@ export async function withSpool(
       return repository.append(input, signal);
     },
 
-    async touch(sessionId, expiry, signal, key) {
+    async touch(sessionId, expiry, signal, key, token) {
       await settle(sessionId, signal);
-      return repository.touch(sessionId, expiry, signal, key);
+      return repository.touch(sessionId, expiry, signal, key, token);
     },
 
-    async delete(sessionId, hard, signal, key) {
+    async delete(sessionId, hard, signal, key, token) {
       await settle(sessionId, signal);
-      return repository.delete(sessionId, hard, signal, key);
+      return repository.delete(sessionId, hard, signal, key, token);
     },
 
     async list(query, signal) {
@@ -174,6 +180,9 @@ export async function withSpool(
       yield* repository.scan(query, signal);
     },
     replaySpooled: (sessionId, writes, signal) => repository.replaySpooled(sessionId, writes, signal),
+    acquireLease: (sessionId, holder, ttl, signal) => repository.acquireLease(sessionId, holder, ttl, signal),
+    renewLease: (sessionId, holder, token, ttl, signal) => repository.renewLease(sessionId, holder, token, ttl, signal),
+    releaseLease: (sessionId, holder, token, signal) => repository.releaseLease(sessionId, holder, token, signal),
     lastKnown: (sessionId) => repository.lastKnown(sessionId),
 
     async ping(signal) {

@@ -173,27 +173,25 @@ export function createWrites(db: Db, table: string, changes: ChangeRecorder, req
         input.sessionId,
         async (q) => (await saveOn(q, [input], signal))[0] as SaveResult,
         (result) => result.kind === "saved",
-        { signal },
+        { signal, fencingToken: input.fencingToken },
       ),
 
-    touch: (sessionId, expiry, signal, key) =>
+    touch: (sessionId, expiry, signal, key, fencingToken) =>
       requests.write(
         key,
         sessionId,
         (q) => touchOn(q, sessionId, expiry, signal),
         (r) => r.kind === "touched",
-        {
-          signal,
-        },
+        { signal, fencingToken },
       ),
 
-    delete: (sessionId, hard, signal, key) =>
+    delete: (sessionId, hard, signal, key, fencingToken) =>
       requests.write(
         key,
         sessionId,
         (q) => deleteOn(q, sessionId, hard, signal),
         (deleted) => deleted,
-        { signal },
+        { signal, fencingToken },
       ),
 
     async replaySpooled(sessionId, writes, signal) {

@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file isotope/session/v1/session.proto.
  */
 export const file_isotope_session_v1_session: GenFile = /*@__PURE__*/
-  fileDesc("CiBpc290b3BlL3Nlc3Npb24vdjEvc2Vzc2lvbi5wcm90bxISaXNvdG9wZS5zZXNzaW9uLnYxIrwCCgdTZXNzaW9uEhIKCnNlc3Npb25faWQYASABKAkSJQoEZGF0YRgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKQoIbWV0YWRhdGEYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXBkYXRlZBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdmVyc2lvbhgHIAEoAxIRCglpc19hY3RpdmUYCCABKAgSFQoNbWVzc2FnZV9jb3VudBgJIAEoAyJYCg9WZXJzaW9uQ29uZmxpY3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDEhcKD2N1cnJlbnRfdmVyc2lvbhgDIAEoAyKoAgoLU2F2ZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIlCgRkYXRhGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIpCghtZXRhZGF0YRgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLwoKZXhwaXJlc19pbhgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkgAEjAKCmV4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAASHQoQZXhwZWN0ZWRfdmVyc2lvbhgGIAEoA0gBiAEBEhIKCnJlcXVlc3RfaWQYByABKAlCCAoGZXhwaXJ5QhMKEV9leHBlY3RlZF92ZXJzaW9uIoEBCgxTYXZlUmVzcG9uc2USLAoHc2Vzc2lvbhgBIAEoCzIbLmlzb3RvcGUuc2Vzc2lvbi52MS5TZXNzaW9uEg8KB2NyZWF0ZWQYAiABKAgSMgoKZHVyYWJpbGl0eRgDIAEoDjIeLmlzb3RvcGUuc2Vzc2lvbi52MS5EdXJhYmlsaXR5IlIKC0xvYWRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSGAoQaW5jbHVkZV9pbmFjdGl2ZRgCIAEoCBIVCg1sYXN0X21lc3NhZ2VzGAMgASgNInAKDExvYWRSZXNwb25zZRIsCgdzZXNzaW9uGAEgASgLMhsuaXNvdG9wZS5zZXNzaW9uLnYxLlNlc3Npb24SMgoKZHVyYWJpbGl0eRgCIAEoDjIeLmlzb3RvcGUuc2Vzc2lvbi52MS5EdXJhYmlsaXR5IqIBCgtMaXN0UmVxdWVzdBINCgVsaW1pdBgBIAEoBRIOCgZvZmZzZXQYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIYChBpbmNsdWRlX2luYWN0aXZlGAQgASgIEjAKD21ldGFkYXRhX2ZpbHRlchgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSFAoMaW5jbHVkZV9kYXRhGAYgASgIIlYKDExpc3RSZXNwb25zZRItCghzZXNzaW9ucxgBIAMoCzIbLmlzb3RvcGUuc2Vzc2lvbi52MS5TZXNzaW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJcCg1EZWxldGVSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDAoEaGFyZBgCIAEoCBIVCg1hbGxvd19taXNzaW5nGAMgASgIEhIKCnJlcXVlc3RfaWQYBCABKAkivgEKDUFwcGVuZFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIpCghtZXNzYWdlcxgCIAMoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSJgoFcGF0Y2gYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eh0KEGV4cGVjdGVkX3ZlcnNpb24YBCABKANIAIgBARISCgpyZXF1ZXN0X2lkGAUgASgJQhMKEV9leHBlY3RlZF92ZXJzaW9uIjgKDkFwcGVuZFJlc3BvbnNlEg8KB3ZlcnNpb24YASABKAMSFQoNbWVzc2FnZV9jb3VudBgCIAEoAyK7AQoMVG91Y2hSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSLwoKZXhwaXJlc19pbhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkgAEjAKCmV4cGlyZXNfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAASFgoMbmV2ZXJfZXhwaXJlGAQgASgISAASEgoKcmVxdWVzdF9pZBgFIAEoCUIICgZleHBpcnkiPQoNVG91Y2hSZXNwb25zZRIsCgdzZXNzaW9uGAEgASgLMhsuaXNvdG9wZS5zZXNzaW9uLnYxLlNlc3Npb24iLwoORGVsZXRlUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoCBIMCgRoYXJkGAIgASgIIhMKEVN0YXRpc3RpY3NSZXF1ZXN0ItYCChJTdGF0aXN0aWNzUmVzcG9uc2USFgoOdG90YWxfc2Vzc2lvbnMYASABKAMSFwoPYWN0aXZlX3Nlc3Npb25zGAIgASgDEhkKEWluYWN0aXZlX3Nlc3Npb25zGAMgASgDEhgKEGV4cGlyZWRfc2Vzc2lvbnMYBCABKAMSFgoOdG90YWxfbWVzc2FnZXMYBSABKAMSIAoYYXZnX21lc3NhZ2VzX3Blcl9zZXNzaW9uGAYgASgBEhgKEHRvdGFsX2RhdGFfYnl0ZXMYByABKAMSNQoRb2xkZXN0X2NyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKEWxhdGVzdF91cGRhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYChBjcmVhdGVkX2xhc3RfMjRoGAogASgDIogBCg5DbGVhbnVwUmVxdWVzdBITCgtoYXJkX2RlbGV0ZRgBIAEoCBI8ChlwdXJnZV9pbmFjdGl2ZV9vbGRlcl90aGFuGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCmJhdGNoX3NpemUYAyABKAUSDwoHZHJ5X3J1bhgEIAEoCCJrCg9DbGVhbnVwUmVzcG9uc2USFQoNZXhwaXJlZF9jb3VudBgBIAEoAxIUCgxwdXJnZWRfY291bnQYAiABKAMSKwoIZHVyYXRpb24YAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24icAoOUmVzdG9yZVJlcXVlc3QSGAoQaW5jbHVkZV9pbmFjdGl2ZRgBIAEoCBIwCg9tZXRhZGF0YV9maWx0ZXIYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhIKCmJhdGNoX3NpemUYAyABKAUiNAoOUmVzdG9yZUZhaWx1cmUSEgoKc2Vzc2lvbl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkivwEKD1Jlc3RvcmVSZXNwb25zZRIWCg5yZXN0b3JlZF9jb3VudBgBIAEoAxIUCgxmYWlsZWRfY291bnQYAiABKAMSMgoGZmFpbGVkGAMgAygLMiIuaXNvdG9wZS5zZXNzaW9uLnYxLlJlc3RvcmVGYWlsdXJlEh0KFXNraXBwZWRfZXhwaXJlZF9jb3VudBgEIAEoAxIrCghkdXJhdGlvbhgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiK1AQoUUmVzdG9yZVN0cmVhbVJlcXVlc3QSGAoQaW5jbHVkZV9pbmFjdGl2ZRgBIAEoCBIwCg9tZXRhZGF0YV9maWx0ZXIYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhIKCmJhdGNoX3NpemUYAyABKAUSEQoJb21pdF9kYXRhGAQgASgIEhMKC3N0YXJ0X2FmdGVyGAUgASgJEhUKDWxhc3RfbWVzc2FnZXMYBiABKA0iVwoPUmVzdG9yZVByb2dyZXNzEhYKDnJlc3RvcmVkX2NvdW50GAEgASgDEhQKDGZhaWxlZF9jb3VudBgCIAEoAxIWCg50b3RhbF9lc3RpbWF0ZRgDIAEoAyLBAQoVUmVzdG9yZVN0cmVhbVJlc3BvbnNlEi0KCHNlc3Npb25zGAEgAygLMhsuaXNvdG9wZS5zZXNzaW9uLnYxLlNlc3Npb24SNAoIZmFpbHVyZXMYAiADKAsyIi5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZUZhaWx1cmUSNQoIcHJvZ3Jlc3MYAyABKAsyIy5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZVByb2dyZXNzEgwKBGRvbmUYBCABKAgiGAoWQ2hlY2tDb25uZWN0aW9uUmVxdWVzdCI5CglQb29sU3RhdHMSDQoFdG90YWwYASABKAUSDAoEaWRsZRgCIAEoBRIPCgd3YWl0aW5nGAMgASgFIqgCChdDaGVja0Nvbm5lY3Rpb25SZXNwb25zZRIKCgJvaxgBIAEoCBIqCgdsYXRlbmN5GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg8KB2JhY2tlbmQYAyABKAkSFgoOc2VydmVyX3ZlcnNpb24YBCABKAkSEAoIZGF0YWJhc2UYBSABKAkSKwoEcG9vbBgGIAEoCzIdLmlzb3RvcGUuc2Vzc2lvbi52MS5Qb29sU3RhdHMSDQoFZXJyb3IYByABKAkSLgoFc3Bvb2wYCCABKAsyHy5pc290b3BlLnNlc3Npb24udjEuU3Bvb2xTdGF0dXMSLgoFY2FjaGUYCSABKAsyHy5pc290b3BlLnNlc3Npb24udjEuQ2FjaGVTdGF0dXMigQEKC0NhY2hlU3RhdHVzEg8KB2VuYWJsZWQYASABKAgSEAoIY29oZXJlbnQYAiABKAgSDAoEaGl0cxgDIAEoBBIOCgZtaXNzZXMYBCABKAQSDwoHZW50cmllcxgFIAEoBBINCgVieXRlcxgGIAEoBBIRCgltYXhfYnl0ZXMYByABKAQiZQoLU3Bvb2xTdGF0dXMSDwoHZW5hYmxlZBgBIAEoCBIPCgdwZW5kaW5nGAIgASgEEg8KB3Nwb29sZWQYAyABKAQSEAoIcmVwbGF5ZWQYBCABKAQSEQoJY29uZmxpY3RzGAUgASgEIm0KDFdhdGNoUmVxdWVzdBIWCg5zaW5jZV9zZXF1ZW5jZRgBIAEoAxITCgtzZXNzaW9uX2lkcxgCIAMoCRIwCg9tZXRhZGF0YV9maWx0ZXIYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IlIKDVdhdGNoUmVzcG9uc2USLwoGZXZlbnRzGAEgAygLMh8uaXNvdG9wZS5zZXNzaW9uLnYxLkNoYW5nZUV2ZW50EhAKCHNlcXVlbmNlGAIgASgDIsoCCgtDaGFuZ2VFdmVudBIQCghzZXF1ZW5jZRgBIAEoAxISCgpzZXNzaW9uX2lkGAIgASgJEjIKBGtpbmQYAyABKA4yJC5pc290b3BlLnNlc3Npb24udjEuQ2hhbmdlRXZlbnQuS2luZBIPCgd2ZXJzaW9uGAQgASgDEjAKDGNvbW1pdHRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAinQEKBEtpbmQSFAoQS0lORF9VTlNQRUNJRklFRBAAEg4KCktJTkRfU0FWRUQQARIRCg1LSU5EX0FQUEVOREVEEAISEAoMS0lORF9UT1VDSEVEEAMSEAoMS0lORF9ERUxFVEVEEAQSFQoRS0lORF9IQVJEX0RFTEVURUQQBRIQCgxLSU5EX0VYUElSRUQQBhIPCgtLSU5EX1BVUkdFRBAHKlkKCkR1cmFiaWxpdHkSGgoWRFVSQUJJTElUWV9VTlNQRUNJRklFRBAAEhcKE0RVUkFCSUxJVFlfREFUQUJBU0UQARIWChJEVVJBQklMSVRZX1NQT09MRUQQAjKeCAoOU2Vzc2lvblNlcnZpY2USSQoEU2F2ZRIfLmlzb3RvcGUuc2Vzc2lvbi52MS5TYXZlUmVxdWVzdBogLmlzb3RvcGUuc2Vzc2lvbi52MS5TYXZlUmVzcG9uc2USTgoETG9hZBIfLmlzb3RvcGUuc2Vzc2lvbi52MS5Mb2FkUmVxdWVzdBogLmlzb3RvcGUuc2Vzc2lvbi52MS5Mb2FkUmVzcG9uc2UiA5ACARJOCgRMaXN0Eh8uaXNvdG9wZS5zZXNzaW9uLnYxLkxpc3RSZXF1ZXN0GiAuaXNvdG9wZS5zZXNzaW9uLnYxLkxpc3RSZXNwb25zZSIDkAIBEk8KBkRlbGV0ZRIhLmlzb3RvcGUuc2Vzc2lvbi52MS5EZWxldGVSZXF1ZXN0GiIuaXNvdG9wZS5zZXNzaW9uLnYxLkRlbGV0ZVJlc3BvbnNlEk8KBkFwcGVuZBIhLmlzb3RvcGUuc2Vzc2lvbi52MS5BcHBlbmRSZXF1ZXN0GiIuaXNvdG9wZS5zZXNzaW9uLnYxLkFwcGVuZFJlc3BvbnNlEkwKBVRvdWNoEiAuaXNvdG9wZS5zZXNzaW9uLnYxLlRvdWNoUmVxdWVzdBohLmlzb3RvcGUuc2Vzc2lvbi52MS5Ub3VjaFJlc3BvbnNlEmAKClN0YXRpc3RpY3MSJS5pc290b3BlLnNlc3Npb24udjEuU3RhdGlzdGljc1JlcXVlc3QaJi5pc290b3BlLnNlc3Npb24udjEuU3RhdGlzdGljc1Jlc3BvbnNlIgOQAgESUgoHQ2xlYW51cBIiLmlzb3RvcGUuc2Vzc2lvbi52MS5DbGVhbnVwUmVxdWVzdBojLmlzb3RvcGUuc2Vzc2lvbi52MS5DbGVhbnVwUmVzcG9uc2USUgoHUmVzdG9yZRIiLmlzb3RvcGUuc2Vzc2lvbi52MS5SZXN0b3JlUmVxdWVzdBojLmlzb3RvcGUuc2Vzc2lvbi52MS5SZXN0b3JlUmVzcG9uc2USZgoNUmVzdG9yZVN0cmVhbRIoLmlzb3RvcGUuc2Vzc2lvbi52MS5SZXN0b3JlU3RyZWFtUmVxdWVzdBopLmlzb3RvcGUuc2Vzc2lvbi52MS5SZXN0b3JlU3RyZWFtUmVzcG9uc2UwARJvCg9DaGVja0Nvbm5lY3Rpb24SKi5pc290b3BlLnNlc3Npb24udjEuQ2hlY2tDb25uZWN0aW9uUmVxdWVzdBorLmlzb3RvcGUuc2Vzc2lvbi52MS5DaGVja0Nvbm5lY3Rpb25SZXNwb25zZSIDkAIBEk4KBVdhdGNoEiAuaXNvdG9wZS5zZXNzaW9uLnYxLldhdGNoUmVxdWVzdBohLmlzb3RvcGUuc2Vzc2lvbi52MS5XYXRjaFJlc3BvbnNlMAFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiBpc290b3BlL3Nlc3Npb24vdjEvc2Vzc2lvbi5wcm90bxISaXNvdG9wZS5zZXNzaW9uLnYxIrwCCgdTZXNzaW9uEhIKCnNlc3Npb25faWQYASABKAkSJQoEZGF0YRgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKQoIbWV0YWRhdGEYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXBkYXRlZBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdmVyc2lvbhgHIAEoAxIRCglpc19hY3RpdmUYCCABKAgSFQoNbWVzc2FnZV9jb3VudBgJIAEoAyJYCg9WZXJzaW9uQ29uZmxpY3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDEhcKD2N1cnJlbnRfdmVyc2lvbhgDIAEoAyLWAgoLU2F2ZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIlCgRkYXRhGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIpCghtZXRhZGF0YRgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLwoKZXhwaXJlc19pbhgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkgAEjAKCmV4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAASHQoQZXhwZWN0ZWRfdmVyc2lvbhgGIAEoA0gBiAEBEhIKCnJlcXVlc3RfaWQYByABKAkSGgoNZmVuY2luZ190b2tlbhgIIAEoA0gCiAEBQggKBmV4cGlyeUITChFfZXhwZWN0ZWRfdmVyc2lvbkIQCg5fZmVuY2luZ190b2tlbiKBAQoMU2F2ZVJlc3BvbnNlEiwKB3Nlc3Npb24YASABKAsyGy5pc290b3BlLnNlc3Npb24udjEuU2Vzc2lvbhIPCgdjcmVhdGVkGAIgASgIEjIKCmR1cmFiaWxpdHkYAyABKA4yHi5pc290b3BlLnNlc3Npb24udjEuRHVyYWJpbGl0eSJSCgtMb2FkUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhgKEGluY2x1ZGVfaW5hY3RpdmUYAiABKAgSFQoNbGFzdF9tZXNzYWdlcxgDIAEoDSJwCgxMb2FkUmVzcG9uc2USLAoHc2Vzc2lvbhgBIAEoCzIbLmlzb3RvcGUuc2Vzc2lvbi52MS5TZXNzaW9uEjIKCmR1cmFiaWxpdHkYAiABKA4yHi5pc290b3BlLnNlc3Npb24udjEuRHVyYWJpbGl0eSKiAQoLTGlzdFJlcXVlc3QSDQoFbGltaXQYASABKAUSDgoGb2Zmc2V0GAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSGAoQaW5jbHVkZV9pbmFjdGl2ZRgEIAEoCBIwCg9tZXRhZGF0YV9maWx0ZXIYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhQKDGluY2x1ZGVfZGF0YRgGIAEoCCJWCgxMaXN0UmVzcG9uc2USLQoIc2Vzc2lvbnMYASADKAsyGy5pc290b3BlLnNlc3Npb24udjEuU2Vzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiigEKDURlbGV0ZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRoYXJkGAIgASgIEhUKDWFsbG93X21pc3NpbmcYAyABKAgSEgoKcmVxdWVzdF9pZBgEIAEoCRIaCg1mZW5jaW5nX3Rva2VuGAUgASgDSACIAQFCEAoOX2ZlbmNpbmdfdG9rZW4i7AEKDUFwcGVuZFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIpCghtZXNzYWdlcxgCIAMoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSJgoFcGF0Y2gYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eh0KEGV4cGVjdGVkX3ZlcnNpb24YBCABKANIAIgBARISCgpyZXF1ZXN0X2lkGAUgASgJEhoKDWZlbmNpbmdfdG9rZW4YBiABKANIAYgBAUITChFfZXhwZWN0ZWRfdmVyc2lvbkIQCg5fZmVuY2luZ190b2tlbiI4Cg5BcHBlbmRSZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgDEhUKDW1lc3NhZ2VfY291bnQYAiABKAMi6QEKDFRvdWNoUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEi8KCmV4cGlyZXNfaW4YAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25IABIwCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgAEhYKDG5ldmVyX2V4cGlyZRgEIAEoCEgAEhIKCnJlcXVlc3RfaWQYBSABKAkSGgoNZmVuY2luZ190b2tlbhgGIAEoA0gBiAEBQggKBmV4cGlyeUIQCg5fZmVuY2luZ190b2tlbiI9Cg1Ub3VjaFJlc3BvbnNlEiwKB3Nlc3Npb24YASABKAsyGy5pc290b3BlLnNlc3Npb24udjEuU2Vzc2lvbiIvCg5EZWxldGVSZXNwb25zZRIPCgdkZWxldGVkGAEgASgIEgwKBGhhcmQYAiABKAgiEwoRU3RhdGlzdGljc1JlcXVlc3Qi1gIKElN0YXRpc3RpY3NSZXNwb25zZRIWCg50b3RhbF9zZXNzaW9ucxgBIAEoAxIXCg9hY3RpdmVfc2Vzc2lvbnMYAiABKAMSGQoRaW5hY3RpdmVfc2Vzc2lvbnMYAyABKAMSGAoQZXhwaXJlZF9zZXNzaW9ucxgEIAEoAxIWCg50b3RhbF9tZXNzYWdlcxgFIAEoAxIgChhhdmdfbWVzc2FnZXNfcGVyX3Nlc3Npb24YBiABKAESGAoQdG90YWxfZGF0YV9ieXRlcxgHIAEoAxI1ChFvbGRlc3RfY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoRbGF0ZXN0X3VwZGF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKEGNyZWF0ZWRfbGFzdF8yNGgYCiABKAMiiAEKDkNsZWFudXBSZXF1ZXN0EhMKC2hhcmRfZGVsZXRlGAEgASgIEjwKGXB1cmdlX2luYWN0aXZlX29sZGVyX3RoYW4YAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEgoKYmF0Y2hfc2l6ZRgDIAEoBRIPCgdkcnlfcnVuGAQgASgIImsKD0NsZWFudXBSZXNwb25zZRIVCg1leHBpcmVkX2NvdW50GAEgASgDEhQKDHB1cmdlZF9jb3VudBgCIAEoAxIrCghkdXJhdGlvbhgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJwCg5SZXN0b3JlUmVxdWVzdBIYChBpbmNsdWRlX2luYWN0aXZlGAEgASgIEjAKD21ldGFkYXRhX2ZpbHRlchgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoKYmF0Y2hfc2l6ZRgDIAEoBSI0Cg5SZXN0b3JlRmFpbHVyZRISCgpzZXNzaW9uX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSK/AQoPUmVzdG9yZVJlc3BvbnNlEhYKDnJlc3RvcmVkX2NvdW50GAEgASgDEhQKDGZhaWxlZF9jb3VudBgCIAEoAxIyCgZmYWlsZWQYAyADKAsyIi5pc290b3BlLnNlc3Npb24udjEuUmVzdG9yZUZhaWx1cmUSHQoVc2tpcHBlZF9leHBpcmVkX2NvdW50GAQgASgDEisKCGR1cmF0aW9uGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIrUBChRSZXN0b3JlU3RyZWFtUmVxdWVzdBIYChBpbmNsdWRlX2luYWN0aXZlGAEgASgIEjAKD21ldGFkYXRhX2ZpbHRlchgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoKYmF0Y2hfc2l6ZRgDIAEoBRIRCglvbWl0X2RhdGEYBCABKAgSEwoLc3RhcnRfYWZ0ZXIYBSABKAkSFQoNbGFzdF9tZXNzYWdlcxgGIAEoDSJXCg9SZXN0b3JlUHJvZ3Jlc3MSFgoOcmVzdG9yZWRfY291bnQYASABKAMSFAoMZmFpbGVkX2NvdW50GAIgASgDEhYKDnRvdGFsX2VzdGltYXRlGAMgASgDIsEBChVSZXN0b3JlU3RyZWFtUmVzcG9uc2USLQoIc2Vzc2lvbnMYASADKAsyGy5pc290b3BlLnNlc3Npb24udjEuU2Vzc2lvbhI0CghmYWlsdXJlcxgCIAMoCzIiLmlzb3RvcGUuc2Vzc2lvbi52MS5SZXN0b3JlRmFpbHVyZRI1Cghwcm9ncmVzcxgDIAEoCzIjLmlzb3RvcGUuc2Vzc2lvbi52MS5SZXN0b3JlUHJvZ3Jlc3MSDAoEZG9uZRgEIAEoCCIYChZDaGVja0Nvbm5lY3Rpb25SZXF1ZXN0IjkKCVBvb2xTdGF0cxINCgV0b3RhbBgBIAEoBRIMCgRpZGxlGAIgASgFEg8KB3dhaXRpbmcYAyABKAUiqAIKF0NoZWNrQ29ubmVjdGlvblJlc3BvbnNlEgoKAm9rGAEgASgIEioKB2xhdGVuY3kYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDwoHYmFja2VuZBgDIAEoCRIWCg5zZXJ2ZXJfdmVyc2lvbhgEIAEoCRIQCghkYXRhYmFzZRgFIAEoCRIrCgRwb29sGAYgASgLMh0uaXNvdG9wZS5zZXNzaW9uLnYxLlBvb2xTdGF0cxINCgVlcnJvchgHIAEoCRIuCgVzcG9vbBgIIAEoCzIfLmlzb3RvcGUuc2Vzc2lvbi52MS5TcG9vbFN0YXR1cxIuCgVjYWNoZRgJIAEoCzIfLmlzb3RvcGUuc2Vzc2lvbi52MS5DYWNoZVN0YXR1cyKBAQoLQ2FjaGVTdGF0dXMSDwoHZW5hYmxlZBgBIAEoCBIQCghjb2hlcmVudBgCIAEoCBIMCgRoaXRzGAMgASgEEg4KBm1pc3NlcxgEIAEoBBIPCgdlbnRyaWVzGAUgASgEEg0KBWJ5dGVzGAYgASgEEhEKCW1heF9ieXRlcxgHIAEoBCJlCgtTcG9vbFN0YXR1cxIPCgdlbmFibGVkGAEgASgIEg8KB3BlbmRpbmcYAiABKAQSDwoHc3Bvb2xlZBgDIAEoBBIQCghyZXBsYXllZBgEIAEoBBIRCgljb25mbGljdHMYBSABKAQibQoMV2F0Y2hSZXF1ZXN0EhYKDnNpbmNlX3NlcXVlbmNlGAEgASgDEhMKC3Nlc3Npb25faWRzGAIgAygJEjAKD21ldGFkYXRhX2ZpbHRlchgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiUgoNV2F0Y2hSZXNwb25zZRIvCgZldmVudHMYASADKAsyHy5pc290b3BlLnNlc3Npb24udjEuQ2hhbmdlRXZlbnQSEAoIc2VxdWVuY2UYAiABKAMiygIKC0NoYW5nZUV2ZW50EhAKCHNlcXVlbmNlGAEgASgDEhIKCnNlc3Npb25faWQYAiABKAkSMgoEa2luZBgDIAEoDjIkLmlzb3RvcGUuc2Vzc2lvbi52MS5DaGFuZ2VFdmVudC5LaW5kEg8KB3ZlcnNpb24YBCABKAMSMAoMY29tbWl0dGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKdAQoES2luZBIUChBLSU5EX1VOU1BFQ0lGSUVEEAASDgoKS0lORF9TQVZFRBABEhEKDUtJTkRfQVBQRU5ERUQQAhIQCgxLSU5EX1RPVUNIRUQQAxIQCgxLSU5EX0RFTEVURUQQBBIVChFLSU5EX0hBUkRfREVMRVRFRBAFEhAKDEtJTkRfRVhQSVJFRBAGEg8KC0tJTkRfUFVSR0VEEAcicgoFTGVhc2USEgoKc2Vzc2lvbl9pZBgBIAEoCRIOCgZob2xkZXIYAiABKAkSFQoNZmVuY2luZ190b2tlbhgDIAEoAxIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJhChNBY3F1aXJlTGVhc2VSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDgoGaG9sZGVyGAIgASgJEiYKA3R0bBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJAChRBY3F1aXJlTGVhc2VSZXNwb25zZRIoCgVsZWFzZRgBIAEoCzIZLmlzb3RvcGUuc2Vzc2lvbi52MS5MZWFzZSJ2ChFSZW5ld0xlYXNlUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEg4KBmhvbGRlchgCIAEoCRIVCg1mZW5jaW5nX3Rva2VuGAMgASgDEiYKA3R0bBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiI+ChJSZW5ld0xlYXNlUmVzcG9uc2USKAoFbGVhc2UYASABKAsyGS5pc290b3BlLnNlc3Npb24udjEuTGVhc2UiUAoTUmVsZWFzZUxlYXNlUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEg4KBmhvbGRlchgCIAEoCRIVCg1mZW5jaW5nX3Rva2VuGAMgASgDIigKFFJlbGVhc2VMZWFzZVJlc3BvbnNlEhAKCHJlbGVhc2VkGAEgASgIKlkKCkR1cmFiaWxpdHkSGgoWRFVSQUJJTElUWV9VTlNQRUNJRklFRBAAEhcKE0RVUkFCSUxJVFlfREFUQUJBU0UQARIWChJEVVJBQklMSVRZX1NQT09MRUQQAjLBCgoOU2Vzc2lvblNlcnZpY2USSQoEU2F2ZRIfLmlzb3RvcGUuc2Vzc2lvbi52MS5TYXZlUmVxdWVzdBogLmlzb3RvcGUuc2Vzc2lvbi52MS5TYXZlUmVzcG9uc2USTgoETG9hZBIfLmlzb3RvcGUuc2Vzc2lvbi52MS5Mb2FkUmVxdWVzdBogLmlzb3RvcGUuc2Vzc2lvbi52MS5Mb2FkUmVzcG9uc2UiA5ACARJOCgRMaXN0Eh8uaXNvdG9wZS5zZXNzaW9uLnYxLkxpc3RSZXF1ZXN0GiAuaXNvdG9wZS5zZXNzaW9uLnYxLkxpc3RSZXNwb25zZSIDkAIBEk8KBkRlbGV0ZRIhLmlzb3RvcGUuc2Vzc2lvbi52MS5EZWxldGVSZXF1ZXN0GiIuaXNvdG9wZS5zZXNzaW9uLnYxLkRlbGV0ZVJlc3BvbnNlEk8KBkFwcGVuZBIhLmlzb3RvcGUuc2Vzc2lvbi52MS5BcHBlbmRSZXF1ZXN0GiIuaXNvdG9wZS5zZXNzaW9uLnYxLkFwcGVuZFJlc3BvbnNlEkwKBVRvdWNoEiAuaXNvdG9wZS5zZXNzaW9uLnYxLlRvdWNoUmVxdWVzdBohLmlzb3RvcGUuc2Vzc2lvbi52MS5Ub3VjaFJlc3BvbnNlEmAKClN0YXRpc3RpY3MSJS5pc290b3BlLnNlc3Npb24udjEuU3RhdGlzdGljc1JlcXVlc3QaJi5pc290b3BlLnNlc3Npb24udjEuU3RhdGlzdGljc1Jlc3BvbnNlIgOQAgESUgoHQ2xlYW51cBIiLmlzb3RvcGUuc2Vzc2lvbi52MS5DbGVhbnVwUmVxdWVzdBojLmlzb3RvcGUuc2Vzc2lvbi52MS5DbGVhbnVwUmVzcG9uc2USUgoHUmVzdG9yZRIiLmlzb3RvcGUuc2Vzc2lvbi52MS5SZXN0b3JlUmVxdWVzdBojLmlzb3RvcGUuc2Vzc2lvbi52MS5SZXN0b3JlUmVzcG9uc2USZgoNUmVzdG9yZVN0cmVhbRIoLmlzb3RvcGUuc2Vzc2lvbi52MS5SZXN0b3JlU3RyZWFtUmVxdWVzdBopLmlzb3RvcGUuc2Vzc2lvbi52MS5SZXN0b3JlU3RyZWFtUmVzcG9uc2UwARJvCg9DaGVja0Nvbm5lY3Rpb24SKi5pc290b3BlLnNlc3Npb24udjEuQ2hlY2tDb25uZWN0aW9uUmVxdWVzdBorLmlzb3RvcGUuc2Vzc2lvbi52MS5DaGVja0Nvbm5lY3Rpb25SZXNwb25zZSIDkAIBEk4KBVdhdGNoEiAuaXNvdG9wZS5zZXNzaW9uLnYxLldhdGNoUmVxdWVzdBohLmlzb3RvcGUuc2Vzc2lvbi52MS5XYXRjaFJlc3BvbnNlMAESYQoMQWNxdWlyZUxlYXNlEicuaXNvdG9wZS5zZXNzaW9uLnYxLkFjcXVpcmVMZWFzZVJlcXVlc3QaKC5pc290b3BlLnNlc3Npb24udjEuQWNxdWlyZUxlYXNlUmVzcG9uc2USWwoKUmVuZXdMZWFzZRIlLmlzb3RvcGUuc2Vzc2lvbi52MS5SZW5ld0xlYXNlUmVxdWVzdBomLmlzb3RvcGUuc2Vzc2lvbi52MS5SZW5ld0xlYXNlUmVzcG9uc2USYQoMUmVsZWFzZUxlYXNlEicuaXNvdG9wZS5zZXNzaW9uLnYxLlJlbGVhc2VMZWFzZVJlcXVlc3QaKC5pc290b3BlLnNlc3Npb24udjEuUmVsZWFzZUxlYXNlUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A stored session: what every read returns.
@@ -196,6 +196,15 @@ export type SaveRequest = Message<"isotope.session.v1.SaveRequest"> & {
    * @generated from field: string request_id = 7;
    */
   requestId: string;
+
+  /**
+   * Fencing: the token of the caller's lease on this session (AcquireLease). A token older than
+   * the session's newest is refused with FAILED_PRECONDITION naming the current holder, and
+   * nothing is written. Unset = no check (the write behaves as without leases).
+   *
+   * @generated from field: optional int64 fencing_token = 8;
+   */
+  fencingToken?: bigint | undefined;
 };
 
 /**
@@ -429,6 +438,15 @@ export type DeleteRequest = Message<"isotope.session.v1.DeleteRequest"> & {
    * @generated from field: string request_id = 4;
    */
   requestId: string;
+
+  /**
+   * Fencing: the token of the caller's lease on this session (AcquireLease). A token older than
+   * the session's newest is refused with FAILED_PRECONDITION naming the current holder, and
+   * nothing is written. Unset = no check (the write behaves as without leases).
+   *
+   * @generated from field: optional int64 fencing_token = 5;
+   */
+  fencingToken?: bigint | undefined;
 };
 
 /**
@@ -487,6 +505,15 @@ export type AppendRequest = Message<"isotope.session.v1.AppendRequest"> & {
    * @generated from field: string request_id = 5;
    */
   requestId: string;
+
+  /**
+   * Fencing: the token of the caller's lease on this session (AcquireLease). A token older than
+   * the session's newest is refused with FAILED_PRECONDITION naming the current holder, and
+   * nothing is written. Unset = no check (the write behaves as without leases).
+   *
+   * @generated from field: optional int64 fencing_token = 6;
+   */
+  fencingToken?: bigint | undefined;
 };
 
 /**
@@ -578,6 +605,15 @@ export type TouchRequest = Message<"isotope.session.v1.TouchRequest"> & {
    * @generated from field: string request_id = 5;
    */
   requestId: string;
+
+  /**
+   * Fencing: the token of the caller's lease on this session (AcquireLease). A token older than
+   * the session's newest is refused with FAILED_PRECONDITION naming the current holder, and
+   * nothing is written. Unset = no check (the write behaves as without leases).
+   *
+   * @generated from field: optional int64 fencing_token = 6;
+   */
+  fencingToken?: bigint | undefined;
 };
 
 /**
@@ -1484,6 +1520,206 @@ export const ChangeEvent_KindSchema: GenEnum<ChangeEvent_Kind> = /*@__PURE__*/
   enumDesc(file_isotope_session_v1_session, 31, 0);
 
 /**
+ * An exclusive, expiring claim of one session by one holder, with a fencing token.
+ *
+ * @generated from message isotope.session.v1.Lease
+ */
+export type Lease = Message<"isotope.session.v1.Lease"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * Who holds it (the caller-chosen name given to AcquireLease).
+   *
+   * @generated from field: string holder = 2;
+   */
+  holder: string;
+
+  /**
+   * Grows with every AcquireLease of the session (never reused, also after release or expiry).
+   * Writes carry it in fencing_token; one older than the session's newest is refused.
+   *
+   * @generated from field: int64 fencing_token = 3;
+   */
+  fencingToken: bigint;
+
+  /**
+   * When the lease lapses unless renewed, on the database's clock (UTC).
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 4;
+   */
+  expiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message isotope.session.v1.Lease.
+ * Use `create(LeaseSchema)` to create a new message.
+ */
+export const LeaseSchema: GenMessage<Lease> = /*@__PURE__*/
+  messageDesc(file_isotope_session_v1_session, 32);
+
+/**
+ * Claims a session for one holder.
+ *
+ * @generated from message isotope.session.v1.AcquireLeaseRequest
+ */
+export type AcquireLeaseRequest = Message<"isotope.session.v1.AcquireLeaseRequest"> & {
+  /**
+   * Session key (the session need not exist yet).
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * The claimant's name: 1 to 255 characters, no control characters (an engine instance's id).
+   *
+   * @generated from field: string holder = 2;
+   */
+  holder: string;
+
+  /**
+   * How long the lease lasts unless renewed: positive, at most 24 hours.
+   *
+   * @generated from field: google.protobuf.Duration ttl = 3;
+   */
+  ttl?: Duration | undefined;
+};
+
+/**
+ * Describes the message isotope.session.v1.AcquireLeaseRequest.
+ * Use `create(AcquireLeaseRequestSchema)` to create a new message.
+ */
+export const AcquireLeaseRequestSchema: GenMessage<AcquireLeaseRequest> = /*@__PURE__*/
+  messageDesc(file_isotope_session_v1_session, 33);
+
+/**
+ * The lease acquired.
+ *
+ * @generated from message isotope.session.v1.AcquireLeaseResponse
+ */
+export type AcquireLeaseResponse = Message<"isotope.session.v1.AcquireLeaseResponse"> & {
+  /**
+   * @generated from field: isotope.session.v1.Lease lease = 1;
+   */
+  lease?: Lease | undefined;
+};
+
+/**
+ * Describes the message isotope.session.v1.AcquireLeaseResponse.
+ * Use `create(AcquireLeaseResponseSchema)` to create a new message.
+ */
+export const AcquireLeaseResponseSchema: GenMessage<AcquireLeaseResponse> = /*@__PURE__*/
+  messageDesc(file_isotope_session_v1_session, 34);
+
+/**
+ * Extends a held lease (same holder, same token).
+ *
+ * @generated from message isotope.session.v1.RenewLeaseRequest
+ */
+export type RenewLeaseRequest = Message<"isotope.session.v1.RenewLeaseRequest"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: string holder = 2;
+   */
+  holder: string;
+
+  /**
+   * @generated from field: int64 fencing_token = 3;
+   */
+  fencingToken: bigint;
+
+  /**
+   * The new duration from now: positive, at most 24 hours.
+   *
+   * @generated from field: google.protobuf.Duration ttl = 4;
+   */
+  ttl?: Duration | undefined;
+};
+
+/**
+ * Describes the message isotope.session.v1.RenewLeaseRequest.
+ * Use `create(RenewLeaseRequestSchema)` to create a new message.
+ */
+export const RenewLeaseRequestSchema: GenMessage<RenewLeaseRequest> = /*@__PURE__*/
+  messageDesc(file_isotope_session_v1_session, 35);
+
+/**
+ * The renewed lease (same token, later expires_at).
+ *
+ * @generated from message isotope.session.v1.RenewLeaseResponse
+ */
+export type RenewLeaseResponse = Message<"isotope.session.v1.RenewLeaseResponse"> & {
+  /**
+   * @generated from field: isotope.session.v1.Lease lease = 1;
+   */
+  lease?: Lease | undefined;
+};
+
+/**
+ * Describes the message isotope.session.v1.RenewLeaseResponse.
+ * Use `create(RenewLeaseResponseSchema)` to create a new message.
+ */
+export const RenewLeaseResponseSchema: GenMessage<RenewLeaseResponse> = /*@__PURE__*/
+  messageDesc(file_isotope_session_v1_session, 36);
+
+/**
+ * Gives a lease up so another holder may acquire it at once.
+ *
+ * @generated from message isotope.session.v1.ReleaseLeaseRequest
+ */
+export type ReleaseLeaseRequest = Message<"isotope.session.v1.ReleaseLeaseRequest"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: string holder = 2;
+   */
+  holder: string;
+
+  /**
+   * @generated from field: int64 fencing_token = 3;
+   */
+  fencingToken: bigint;
+};
+
+/**
+ * Describes the message isotope.session.v1.ReleaseLeaseRequest.
+ * Use `create(ReleaseLeaseRequestSchema)` to create a new message.
+ */
+export const ReleaseLeaseRequestSchema: GenMessage<ReleaseLeaseRequest> = /*@__PURE__*/
+  messageDesc(file_isotope_session_v1_session, 37);
+
+/**
+ * The result of a ReleaseLease.
+ *
+ * @generated from message isotope.session.v1.ReleaseLeaseResponse
+ */
+export type ReleaseLeaseResponse = Message<"isotope.session.v1.ReleaseLeaseResponse"> & {
+  /**
+   * False when this holder did not hold this token's lease (already released or taken over).
+   *
+   * @generated from field: bool released = 1;
+   */
+  released: boolean;
+};
+
+/**
+ * Describes the message isotope.session.v1.ReleaseLeaseResponse.
+ * Use `create(ReleaseLeaseResponseSchema)` to create a new message.
+ */
+export const ReleaseLeaseResponseSchema: GenMessage<ReleaseLeaseResponse> = /*@__PURE__*/
+  messageDesc(file_isotope_session_v1_session, 38);
+
+/**
  * Where an acknowledged write is durable.
  *
  * @generated from enum isotope.session.v1.Durability
@@ -1648,6 +1884,40 @@ export const SessionService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchRequestSchema;
     output: typeof WatchResponseSchema;
+  },
+  /**
+   * Claims a session for `holder` for `ttl` (database clock) and returns a new fencing token, one
+   * higher than any the session had. FAILED_PRECONDITION, naming the holder and its expiry, while
+   * another holder's lease is unexpired. The same holder acquiring again gets a new, higher token
+   * (its earlier token is then fenced off).
+   *
+   * @generated from rpc isotope.session.v1.SessionService.AcquireLease
+   */
+  acquireLease: {
+    methodKind: "unary";
+    input: typeof AcquireLeaseRequestSchema;
+    output: typeof AcquireLeaseResponseSchema;
+  },
+  /**
+   * Extends the lease while it is still this holder's with this token (also just after it lapsed,
+   * if nobody acquired it since). FAILED_PRECONDITION, naming the current holder, otherwise.
+   *
+   * @generated from rpc isotope.session.v1.SessionService.RenewLease
+   */
+  renewLease: {
+    methodKind: "unary";
+    input: typeof RenewLeaseRequestSchema;
+    output: typeof RenewLeaseResponseSchema;
+  },
+  /**
+   * Ends the lease now; the token stays the session's newest until the next AcquireLease.
+   *
+   * @generated from rpc isotope.session.v1.SessionService.ReleaseLease
+   */
+  releaseLease: {
+    methodKind: "unary";
+    input: typeof ReleaseLeaseRequestSchema;
+    output: typeof ReleaseLeaseResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_isotope_session_v1_session, 0);

@@ -75,6 +75,21 @@ class SessionServiceStub(object):
                 request_serializer=isotope_dot_session_dot_v1_dot_session__pb2.WatchRequest.SerializeToString,
                 response_deserializer=isotope_dot_session_dot_v1_dot_session__pb2.WatchResponse.FromString,
                 )
+        self.AcquireLease = channel.unary_unary(
+                '/isotope.session.v1.SessionService/AcquireLease',
+                request_serializer=isotope_dot_session_dot_v1_dot_session__pb2.AcquireLeaseRequest.SerializeToString,
+                response_deserializer=isotope_dot_session_dot_v1_dot_session__pb2.AcquireLeaseResponse.FromString,
+                )
+        self.RenewLease = channel.unary_unary(
+                '/isotope.session.v1.SessionService/RenewLease',
+                request_serializer=isotope_dot_session_dot_v1_dot_session__pb2.RenewLeaseRequest.SerializeToString,
+                response_deserializer=isotope_dot_session_dot_v1_dot_session__pb2.RenewLeaseResponse.FromString,
+                )
+        self.ReleaseLease = channel.unary_unary(
+                '/isotope.session.v1.SessionService/ReleaseLease',
+                request_serializer=isotope_dot_session_dot_v1_dot_session__pb2.ReleaseLeaseRequest.SerializeToString,
+                response_deserializer=isotope_dot_session_dot_v1_dot_session__pb2.ReleaseLeaseResponse.FromString,
+                )
 
 
 class SessionServiceServicer(object):
@@ -171,6 +186,31 @@ class SessionServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AcquireLease(self, request, context):
+        """Claims a session for `holder` for `ttl` (database clock) and returns a new fencing token, one
+        higher than any the session had. FAILED_PRECONDITION, naming the holder and its expiry, while
+        another holder's lease is unexpired. The same holder acquiring again gets a new, higher token
+        (its earlier token is then fenced off).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RenewLease(self, request, context):
+        """Extends the lease while it is still this holder's with this token (also just after it lapsed,
+        if nobody acquired it since). FAILED_PRECONDITION, naming the current holder, otherwise.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseLease(self, request, context):
+        """Ends the lease now; the token stays the session's newest until the next AcquireLease.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SessionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -233,6 +273,21 @@ def add_SessionServiceServicer_to_server(servicer, server):
                     servicer.Watch,
                     request_deserializer=isotope_dot_session_dot_v1_dot_session__pb2.WatchRequest.FromString,
                     response_serializer=isotope_dot_session_dot_v1_dot_session__pb2.WatchResponse.SerializeToString,
+            ),
+            'AcquireLease': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcquireLease,
+                    request_deserializer=isotope_dot_session_dot_v1_dot_session__pb2.AcquireLeaseRequest.FromString,
+                    response_serializer=isotope_dot_session_dot_v1_dot_session__pb2.AcquireLeaseResponse.SerializeToString,
+            ),
+            'RenewLease': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenewLease,
+                    request_deserializer=isotope_dot_session_dot_v1_dot_session__pb2.RenewLeaseRequest.FromString,
+                    response_serializer=isotope_dot_session_dot_v1_dot_session__pb2.RenewLeaseResponse.SerializeToString,
+            ),
+            'ReleaseLease': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseLease,
+                    request_deserializer=isotope_dot_session_dot_v1_dot_session__pb2.ReleaseLeaseRequest.FromString,
+                    response_serializer=isotope_dot_session_dot_v1_dot_session__pb2.ReleaseLeaseResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -446,5 +501,56 @@ class SessionService(object):
         return grpc.experimental.unary_stream(request, target, '/isotope.session.v1.SessionService/Watch',
             isotope_dot_session_dot_v1_dot_session__pb2.WatchRequest.SerializeToString,
             isotope_dot_session_dot_v1_dot_session__pb2.WatchResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def AcquireLease(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/isotope.session.v1.SessionService/AcquireLease',
+            isotope_dot_session_dot_v1_dot_session__pb2.AcquireLeaseRequest.SerializeToString,
+            isotope_dot_session_dot_v1_dot_session__pb2.AcquireLeaseResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def RenewLease(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/isotope.session.v1.SessionService/RenewLease',
+            isotope_dot_session_dot_v1_dot_session__pb2.RenewLeaseRequest.SerializeToString,
+            isotope_dot_session_dot_v1_dot_session__pb2.RenewLeaseResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ReleaseLease(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/isotope.session.v1.SessionService/ReleaseLease',
+            isotope_dot_session_dot_v1_dot_session__pb2.ReleaseLeaseRequest.SerializeToString,
+            isotope_dot_session_dot_v1_dot_session__pb2.ReleaseLeaseResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
