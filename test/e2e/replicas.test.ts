@@ -1,7 +1,8 @@
 // Three server processes on one PostgreSQL, a client spreading its calls over them round-robin:
-// the lifecycle, the compare-and-set race and cache coherence hold across replicas as on one —
-// reached directly, and through PgBouncer in transaction mode (--transaction-pooler). A new
-// cross-replica behaviour is one more `it` in the describe below: it runs on both routes.
+// the lifecycle, the compare-and-set race, cache coherence, the change feed and leases hold across
+// replicas as on one — reached directly, and through PgBouncer in transaction mode
+// (--transaction-pooler). A new cross-replica behaviour is one more `it` in the describe below: it
+// runs on both routes.
 import type { JsonValue } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -227,6 +228,56 @@ describe.each(routes)("three replicas on one PostgreSQL, %s", (route) => {
     for (const seen of events.slice(1)) expect(seen).toEqual(events[0]);
     const sequences = (events[0] ?? []).map((line) => BigInt(line.split(" ")[0] as string));
     expect(sequences).toEqual(sequences.map((_, i) => (sequences[0] as bigint) + BigInt(i)));
+  });
+
+  it("a lease contended from all three replicas has one holder at a time, and a fenced-off one cannot write", {
+    timeout: 30_000,
+  }, async () => {
+    await client.save({ sessionId: "leased", data: { by: "nobody" } });
+    const acquired: Array<{ holder: string; token: bigint }> = [];
+    let wrote = 0;
+    const until = Date.now() + 2000;
+    // Three contenders per replica, each on its own replica's connection, acquiring in a loop.
+    await Promise.all(
+      Array.from({ length: 9 }, async (_, i) => {
+        const own = replicas.clientOf(i);
+        const holder = `h${i}`;
+        while (Date.now() < until) {
+          try {
+            const { lease } = await own.acquireLease({ sessionId: "leased", holder, ttl: { seconds: 5n } });
+            const token = lease?.fencingToken ?? 0n;
+            acquired.push({ holder, token });
+            await own.save({ sessionId: "leased", data: { by: holder, token: Number(token) }, fencingToken: token });
+            wrote++;
+            await own.releaseLease({ sessionId: "leased", holder, fencingToken: token });
+          } catch (error) {
+            if (ConnectError.from(error).code !== Code.FailedPrecondition) throw error;
+            await sleep(Math.random() * 5);
+          }
+        }
+      }),
+    );
+    // Every grant had its own token, one more than the last: no two holders at once.
+    const tokens = acquired.map((grant) => grant.token).sort((a, b) => (a < b ? -1 : 1));
+    expect(tokens.length).toBeGreaterThan(3);
+    expect(tokens).toEqual(tokens.map((_, i) => BigInt(i + 1)));
+    // Each holder wrote inside its lease: none was fenced off, since each released before the next.
+    expect(wrote).toBe(acquired.length);
+    const last = acquired.find((grant) => grant.token === tokens.at(-1)) as { holder: string; token: bigint };
+    expect((await client.load({ sessionId: "leased" })).session?.data).toEqual({
+      by: last.holder,
+      token: Number(last.token),
+    });
+    // The first holder, long superseded, is refused; the last holder's data is intact.
+    const stale = await client.save({ sessionId: "leased", data: { by: "stale" }, fencingToken: 1n }).then(
+      () => undefined,
+      (error: unknown) => ConnectError.from(error),
+    );
+    expect(stale?.code).toBe(Code.FailedPrecondition);
+    expect((await client.load({ sessionId: "leased" })).session?.data).toEqual({
+      by: last.holder,
+      token: Number(last.token),
+    });
   });
 
   it("a replica running the scheduled cleanup claims and finishes its runs on the job row", {
