@@ -1,10 +1,15 @@
 // Group commit (src/sessions/repository/group-commit.ts) on every backend: concurrent Saves share
 // statements, yet each caller gets its own row's outcome, per-session order holds and a bad row
-// fails alone.
+// fails alone. Keyed Saves (request_id) share batches too, each key applied once.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../../src/db/database.js";
 import { migrate } from "../../src/db/migrate.js";
-import type { SaveResult, SessionRepository } from "../../src/sessions/repository/contract.js";
+import {
+  RequestIdReusedError,
+  type RequestKey,
+  type SaveResult,
+  type SessionRepository,
+} from "../../src/sessions/repository/contract.js";
 import { createSessionRepository } from "../../src/sessions/repository/create.js";
 import { withGroupCommit } from "../../src/sessions/repository/group-commit.js";
 import { backends, silentLogger } from "../support/databases.js";
@@ -15,6 +20,12 @@ const table = "isotope_sessions";
 const input = saveInput;
 
 const version = (result: SaveResult) => (result.kind === "saved" ? result.session.version : undefined);
+
+let keys = 0;
+/** A fresh request_id for a Save whose request hashes to `hash`. */
+const keyed = (hash = "h"): { requestKey: RequestKey } => ({
+  requestKey: { id: `gm-key-${++keys}-${Math.random().toString(36).slice(2)}`, method: "Save", hash },
+});
 
 describe.each(backends())("group commit on $name", (backend) => {
   let db: Db;
@@ -151,5 +162,97 @@ describe.each(backends())("group commit on $name", (backend) => {
     await expect(abandoned).rejects.toThrow(/aborted/);
     await first;
     expect(await repo.load("gm-abandoned", false)).toBeUndefined();
+  });
+
+  /** The keys recorded for `ids`, with the version each recorded answer carries. */
+  const recorded = async (ids: string[]) => {
+    const { rows } = await db.query<{ request_id: string; result: string }>(
+      `SELECT request_id, result FROM ${table}_reqids WHERE request_id = ANY($1::text[])`,
+      [ids],
+    );
+    return new Map(rows.map((row) => [row.request_id, JSON.parse(row.result).session.version.n as string]));
+  };
+
+  it("keyed Saves share a batch: each written and its key recorded once, a repeat answered as the first", async () => {
+    const first = keyed();
+    const earlier = await grouped.save(input("gk-repeat", { v: 1 }, first));
+    const ids = Array.from({ length: 6 }, (_, i) => `gk-${i}`);
+    const keysOf = ids.map(() => keyed());
+    const blocker = holdingOneBatch("gk-blocker");
+    const saves = ids.map((id, i) => grouped.save(input(id, { i }, keysOf[i])));
+    const repeat = grouped.save(input("gk-repeat", { v: 1 }, first));
+    blocker.release();
+    const results = await Promise.all(saves);
+    expect(results.map(version)).toEqual([1n, 1n, 1n, 1n, 1n, 1n]);
+    expect(await repeat).toEqual(earlier);
+    expect(batches).toEqual([["gk-blocker"], [...ids, "gk-repeat"]]);
+    // The repeat wrote nothing: its session is still at the first Save's version.
+    expect((await repo.load("gk-repeat", false))?.version).toBe(1n);
+    const records = await recorded(keysOf.map((k) => k.requestKey.id));
+    expect([...records.values()]).toEqual(["1", "1", "1", "1", "1", "1"]);
+    // Each key's repeat, alone, gets the batch's answer back and applies nothing.
+    expect(await grouped.save(input("gk-0", { i: 0 }, keysOf[0]))).toEqual(results[0]);
+    expect((await repo.load("gk-0", false))?.version).toBe(1n);
+    await blocker.held;
+  });
+
+  it("a key reused for another request fails only its own Save; its neighbours are written", async () => {
+    const reused = keyed();
+    await grouped.save(input("gk-reused", { v: 1 }, reused));
+    const neighbours = Array.from({ length: 3 }, (_, i) => `gk-neighbour-${i}`);
+    const blocker = holdingOneBatch("gk-blocker-2");
+    const misuse = grouped.save(input("gk-reused", { v: 2 }, { requestKey: { ...reused.requestKey, hash: "other" } }));
+    const others = neighbours.map((id, i) => grouped.save(input(id, { i }, keyed())));
+    blocker.release();
+    await expect(misuse).rejects.toBeInstanceOf(RequestIdReusedError);
+    expect((await Promise.all(others)).map(version)).toEqual([1n, 1n, 1n]);
+    expect(JSON.parse((await repo.load("gk-reused", false))?.dataJson ?? "")).toEqual({ v: 1 });
+    await blocker.held;
+  });
+
+  it("a keyed Save that applied nothing in a batch keeps no key: its retry runs", async () => {
+    await repo.save(input("gk-cas", { v: 0 }));
+    const stale = keyed();
+    const blocker = holdingOneBatch("gk-blocker-3");
+    const conflict = grouped.save(input("gk-cas", { v: 1 }, { ...stale, expectedVersion: 5n }));
+    const neighbour = grouped.save(input("gk-cas-neighbour", {}, keyed()));
+    blocker.release();
+    expect(await conflict).toEqual({ kind: "conflict", currentVersion: 1n });
+    expect(version(await neighbour)).toBe(1n);
+    expect(await recorded([stale.requestKey.id])).toEqual(new Map());
+    const retried = await grouped.save(input("gk-cas", { v: 1 }, { ...stale, expectedVersion: 1n }));
+    expect(version(retried)).toBe(2n);
+    await blocker.held;
+  });
+
+  it("one request_id sent twice at once is written once; the second waits for the next batch", async () => {
+    const twice = keyed();
+    const blocker = holdingOneBatch("gk-blocker-4");
+    // (The RPC's hash covers the session id: the same key for another session hashes apart.)
+    const other = { requestKey: { ...twice.requestKey, hash: "for gk-twice-b" } };
+    const both = [grouped.save(input("gk-twice", { v: 1 }, twice)), grouped.save(input("gk-twice-b", { v: 1 }, other))];
+    blocker.release();
+    const [first, second] = await Promise.allSettled(both);
+    expect(first).toMatchObject({ status: "fulfilled", value: { kind: "saved", created: true } });
+    // The key with another request: refused, and never written.
+    expect(second).toMatchObject({ status: "rejected", reason: expect.any(RequestIdReusedError) });
+    expect(await repo.load("gk-twice-b", false)).toBeUndefined();
+    expect(batches).toEqual([["gk-blocker-4"], ["gk-twice"], ["gk-twice-b"]]);
+    await blocker.held;
+  });
+
+  it("two group commits (two replicas) saving the same keys in opposite orders apply each once", async () => {
+    const a = withGroupCommit(repo, { maxBatch: 64, windowMs: 0, maxInFlight: 2 });
+    const b = withGroupCommit(repo, { maxBatch: 64, windowMs: 0, maxInFlight: 2 });
+    const ids = Array.from({ length: 24 }, (_, i) => `gk-pair-${String(i).padStart(2, "0")}`);
+    const keysOf = ids.map(() => keyed());
+    const saves = (via: SessionRepository, order: number[]) =>
+      order.map((i) => via.save(input(ids[i] as string, { i }, keysOf[i])));
+    const forward = ids.map((_, i) => i);
+    const results = await Promise.all([...saves(a, forward), ...saves(b, [...forward].reverse())]);
+    // Every Save answered; each session written once, whichever replica's answer came first.
+    expect(results.map(version)).toEqual(results.map(() => 1n));
+    const stored = await Promise.all(ids.map((id) => repo.load(id, false)));
+    expect(stored.map((row) => row?.version)).toEqual(ids.map(() => 1n));
   });
 });

@@ -95,6 +95,18 @@ describe.each(backends())("request_id on $name", (backend) => {
     expect(await state("c1")).toMatchObject({ messages: [{ content: "once" }], version: 2n, events: 2 });
   });
 
+  it("applies concurrent duplicate Saves once, amid other keyed Saves sharing their batches", async () => {
+    const save = { sessionId: "c2", data: { messages: ["once"] }, requestId: key() };
+    const others = Array.from({ length: 16 }, (_, i) => ({ sessionId: `c2-${i}`, data: { i }, requestId: key() }));
+    const answers = await Promise.all([
+      ...Array.from({ length: 8 }, () => client.save(save)),
+      ...others.map((other) => client.save(other)),
+    ]);
+    expect(new Set(answers.slice(0, 8).map((a) => `${a.session?.version}/${a.created}`))).toEqual(new Set(["1/true"]));
+    expect(answers.slice(8).map((a) => a.session?.version)).toEqual(others.map(() => 1n));
+    expect(await state("c2")).toMatchObject({ messages: ["once"], version: 1n, events: 1 });
+  });
+
   it("treats a key past the window as a new request", async () => {
     await client.save({ sessionId: "w1", data: { messages: [] } });
     const request = { sessionId: "w1", messages: [{ content: "x" }], requestId: key() };

@@ -77,7 +77,7 @@ export interface SaveInput {
   expiry: Expiry;
   /** Compare-and-set: 0n = must not exist; undefined = blind write. */
   expectedVersion: bigint | undefined;
-  /** Set: a keyed Save, written alone (never in a group-commit batch) with its key's record. */
+  /** Set: a keyed Save, written in one transaction with its key's record (request-keys.ts). */
   requestKey?: RequestKey;
   /** Set: a fenced Save, written alone in one transaction with its lease check (never spooled). */
   fencingToken?: bigint;
@@ -184,10 +184,11 @@ export type ReplayResult =
 export interface SessionRepository {
   save(input: SaveInput, signal?: AbortSignal): Promise<SaveResult>;
   /**
-   * Group commit: many Saves of distinct sessions, none with an absolute expiry, written with one
-   * statement per shape (blind with / without metadata, create, compare-and-set) — usually one.
-   * Each statement commits on its own; results come back in input order. A conflict is a result
-   * for its own input only.
+   * Group commit: many Saves of distinct sessions (and distinct request_ids; no fencing token),
+   * written with one statement per shape (blind with / without metadata, create,
+   * compare-and-set) — usually one. Without keys each statement commits on its own; with keys the
+   * batch is one transaction that also claims and records them, and a repeated key's input gets
+   * its first answer. Results come back in input order; a conflict is a result for its own input.
    */
   saveMany(inputs: readonly SaveInput[], signal?: AbortSignal): Promise<SaveResult[]>;
   load(sessionId: string, includeInactive: boolean, signal?: AbortSignal): Promise<StoredSession | undefined>;

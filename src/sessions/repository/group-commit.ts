@@ -39,7 +39,12 @@ export function withGroupCommit(repository: SessionRepository, options: GroupCom
 
   const save = createBatcher<SaveInput, SaveResult>({
     ...options,
-    admit: (input, taken) => !busy.has(input.sessionId) && !taken.some((t) => t.sessionId === input.sessionId),
+    // One Save per session and per request_id in a batch (a repeated key waits for the next one).
+    admit: (input, taken) =>
+      !busy.has(input.sessionId) &&
+      !taken.some(
+        (t) => t.sessionId === input.sessionId || (input.requestKey && t.requestKey?.id === input.requestKey.id),
+      ),
     started: (inputs) => {
       for (const input of inputs) busy.add(input.sessionId);
       options.onBatch?.("save", inputs.length);
@@ -70,12 +75,9 @@ export function withGroupCommit(repository: SessionRepository, options: GroupCom
   // A write that is not a Save (Append, Touch, Delete, replay) of a session with a queued Save is
   // not ordered behind it: the caller has no reply for that Save yet, so neither order was promised.
   return {
-    // A keyed or fenced Save is written alone, in one transaction with its key's record or its
-    // lease check (request-keys.ts).
-    save: (input, signal) =>
-      input.requestKey === undefined && input.fencingToken === undefined
-        ? save(input, signal)
-        : repository.save(input, signal),
+    // A keyed Save joins a batch (whose keys are claimed and recorded in the batch's transaction);
+    // a fenced one is written alone, in one transaction with its lease check (request-keys.ts).
+    save: (input, signal) => (input.fencingToken === undefined ? save(input, signal) : repository.save(input, signal)),
     saveMany: (inputs, signal) => repository.saveMany(inputs, signal),
     load: (sessionId, includeInactive, signal) =>
       load({ sessionId, includeInactive }, signal) as Promise<StoredSession | undefined>,

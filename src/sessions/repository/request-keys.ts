@@ -17,6 +17,12 @@ import type { Leases } from "./leases.js";
 /** How long a key is remembered unless configured (storage.request_id_window_hours). */
 export const defaultRequestIdWindowMs = 24 * 60 * 60 * 1000;
 
+/** What a keyed write needs of its input. */
+interface Keyed {
+  sessionId: string;
+  requestKey?: RequestKey;
+}
+
 export interface RequestKeys {
   /**
    * Runs a write: unkeyed as it always ran (on `db`, or in a transaction of its own when
@@ -31,14 +37,25 @@ export interface RequestKeys {
     options: { signal?: AbortSignal; transaction?: boolean; fencingToken?: bigint },
   ): Promise<T>;
   /**
+   * Runs one write for many inputs (a group-commit batch; distinct sessions, distinct keys), their
+   * answers in input order. Without keys: `write` on `db`, as one statement. With keys: in one
+   * transaction, all keys claimed by one statement first; an input whose key is recorded within
+   * the window is not written and gets its first answer; the others are written by one `write`,
+   * and their keys recorded with their answers by one statement (dropped for an input `applied`
+   * says changed nothing, so it may be retried). A key reused for another request fails the
+   * batch with RequestIdReusedError (group commit then writes its inputs one by one).
+   */
+  writeMany<I extends Keyed, T>(
+    inputs: readonly I[],
+    write: (q: Queryable, inputs: readonly I[]) => Promise<T[]>,
+    applied: (result: T) => boolean,
+    signal?: AbortSignal,
+  ): Promise<T[]>;
+  /**
    * Runs `write` once per key: on a fresh key, in one transaction with the key's record (kept only
    * when `applied` says the write changed something); on a key seen within the window, not at
    * all — the first result comes back.
    */
-  /** Which of `ids` are recorded within the window (on `tx`, in a transaction holding the writes). */
-  recorded(tx: Queryable, ids: readonly string[]): Promise<Set<string>>;
-  /** Records a write applied on `tx` under `key`, with its result (replacing an expired record). */
-  record(tx: Queryable, key: RequestKey, sessionId: string, result: unknown): Promise<void>;
   run<T>(
     key: RequestKey,
     sessionId: string,
@@ -47,6 +64,10 @@ export interface RequestKeys {
     signal?: AbortSignal,
     fencingToken?: bigint,
   ): Promise<{ result: T; replayed: boolean }>;
+  /** Which of `ids` are recorded within the window (on `tx`, in a transaction holding the writes). */
+  recorded(tx: Queryable, ids: readonly string[]): Promise<Set<string>>;
+  /** Records a write applied on `tx` under `key`, with its result (replacing an expired record). */
+  record(tx: Queryable, key: RequestKey, sessionId: string, result: unknown): Promise<void>;
 }
 
 /** Rolls a transaction back while keeping the write's result (nothing applied, nothing to record). */
@@ -70,18 +91,62 @@ export function createRequestKeys(
   leases: Pick<Leases, "check">,
 ): RequestKeys {
   const window = `now() - ($2::int8 * interval '1 millisecond')`;
-  // A fresh key inserts; an expired one is taken over (its old result forgotten); a live one
-  // returns no row. A duplicate in flight makes this wait for its transaction.
+  // Fresh keys insert; an expired one is taken over (its old result forgotten); a live one returns
+  // no row. A duplicate in flight makes this wait for its transaction. Keys are claimed in their
+  // order, so two transactions claiming overlapping keys cannot deadlock on them.
   const claimSql = `INSERT INTO ${table}_reqids AS r (request_id, method, session_id, request_hash)
-    VALUES ($1, $3, $4, $5)
+    SELECT * FROM unnest($1::text[], $3::text[], $4::text[], $5::text[]) ORDER BY 1
     ON CONFLICT (request_id) DO UPDATE SET method = EXCLUDED.method, session_id = EXCLUDED.session_id,
       request_hash = EXCLUDED.request_hash, result = NULL, created_at = now()
     WHERE r.created_at <= ${window}
     RETURNING request_id`;
-  const firstSql = `SELECT request_hash, result FROM ${table}_reqids WHERE request_id = $1`;
-  const recordSql = `UPDATE ${table}_reqids SET result = $2 WHERE request_id = $1`;
+  const firstSql = `SELECT request_id, request_hash, result FROM ${table}_reqids WHERE request_id = ANY($1::text[])`;
+  const recordSql = `UPDATE ${table}_reqids AS r SET result = u.result
+    FROM unnest($1::text[], $2::text[]) AS u(id, result) WHERE r.request_id = u.id`;
+  const dropSql = `DELETE FROM ${table}_reqids WHERE request_id = ANY($1::text[])`;
   const recordedSql = `SELECT request_id FROM ${table}_reqids
     WHERE request_id = ANY($1::text[]) AND created_at > ${window}`;
+
+  /**
+   * Claims `inputs`' keys on `tx`; the first results of those recorded within the window, by key
+   * (RequestIdReusedError when one was recorded for another request).
+   */
+  const claim = async (tx: Queryable, inputs: ReadonlyArray<Required<Keyed>>, signal?: AbortSignal) => {
+    const firsts = new Map<string, unknown>();
+    if (inputs.length === 0) return firsts;
+    const params = [
+      inputs.map((input) => input.requestKey.id),
+      String(windowMs),
+      inputs.map((input) => input.requestKey.method),
+      inputs.map((input) => input.sessionId),
+      inputs.map((input) => input.requestKey.hash),
+    ];
+    const claimed = new Set(
+      (await tx.query<{ request_id: string }>(claimSql, params, signal)).rows.map((row) => row.request_id),
+    );
+    const repeats = inputs.filter((input) => !claimed.has(input.requestKey.id));
+    if (repeats.length === 0) return firsts;
+    const ids = repeats.map((input) => input.requestKey.id);
+    const { rows } = await tx.query<{ request_id: string; request_hash: string; result: string | null }>(
+      firstSql,
+      [ids],
+      signal,
+    );
+    const recorded = new Map(rows.map((row) => [row.request_id, row]));
+    for (const { requestKey } of repeats) {
+      const first = recorded.get(requestKey.id);
+      if (first === undefined || first.result === null || first.request_hash !== requestKey.hash) {
+        throw new RequestIdReusedError(requestKey.id);
+      }
+      firsts.set(requestKey.id, decode(first.result));
+    }
+    return firsts;
+  };
+
+  const record = (tx: Queryable, applied: ReadonlyArray<[RequestKey, unknown]>, signal?: AbortSignal) =>
+    tx.query(recordSql, [applied.map(([key]) => key.id), applied.map(([, result]) => encode(result))], signal);
+
+  const isKeyed = <I extends Keyed>(input: I): input is I & Required<Keyed> => input.requestKey !== undefined;
 
   const keys: RequestKeys = {
     async write(key, sessionId, write, applied, { signal, transaction = false, fencingToken }) {
@@ -103,31 +168,64 @@ export function createRequestKeys(
       return result;
     },
 
+    async writeMany<I extends Keyed, T>(
+      inputs: readonly I[],
+      write: (q: Queryable, inputs: readonly I[]) => Promise<T[]>,
+      applied: (result: T) => boolean,
+      signal?: AbortSignal,
+    ) {
+      const keyed = inputs.filter(isKeyed);
+      if (keyed.length === 0) {
+        const results = await write(db, inputs);
+        if (results.some(applied)) changes.committed();
+        return results;
+      }
+      if (new Set(keyed.map((input) => input.requestKey.id)).size < keyed.length) {
+        throw new Error("writeMany: one request_id twice in a batch");
+      }
+      const written = new Map<I, T>();
+      const firsts = await db.transaction(async (tx) => {
+        const firsts = await claim(tx, keyed, signal);
+        const fresh = inputs.filter((input) => input.requestKey === undefined || !firsts.has(input.requestKey.id));
+        const toRecord: Array<[RequestKey, T]> = [];
+        const toDrop: string[] = [];
+        const results = fresh.length > 0 ? await write(tx, fresh) : [];
+        for (const [i, input] of fresh.entries()) {
+          const result = results[i] as T;
+          written.set(input, result);
+          if (input.requestKey === undefined) continue;
+          if (applied(result)) toRecord.push([input.requestKey, result]);
+          else toDrop.push(input.requestKey.id);
+        }
+        if (toRecord.length > 0) await record(tx, toRecord, signal);
+        if (toDrop.length > 0) await tx.query(dropSql, [toDrop], signal);
+        return firsts;
+      }, signal);
+      if ([...written.values()].some(applied)) changes.committed();
+      return inputs.map((input) =>
+        written.has(input) ? (written.get(input) as T) : (firsts.get((input.requestKey as RequestKey).id) as T),
+      );
+    },
+
     async recorded(tx, ids) {
       const { rows } = await tx.query<{ request_id: string }>(recordedSql, [ids, String(windowMs)]);
       return new Set(rows.map((row) => row.request_id));
     },
 
     async record(tx, key, sessionId, result) {
-      await tx.query(claimSql, [key.id, String(windowMs), key.method, sessionId, key.hash]);
-      await tx.query(recordSql, [key.id, encode(result)]);
+      await claim(tx, [{ sessionId, requestKey: key }]);
+      await record(tx, [[key, result]]);
     },
 
     async run(key, sessionId, write, applied, signal, fencingToken) {
       try {
         return await db.transaction(async (tx) => {
-          const claimed = await tx.query(claimSql, [key.id, String(windowMs), key.method, sessionId, key.hash]);
-          if (claimed.rows.length === 0) {
-            const first = (await tx.query<{ request_hash: string; result: string | null }>(firstSql, [key.id])).rows[0];
-            if (first === undefined || first.result === null || first.request_hash !== key.hash) {
-              throw new RequestIdReusedError(key.id);
-            }
-            return { result: decode(first.result) as never, replayed: true };
-          }
+          const firsts = await claim(tx, [{ sessionId, requestKey: key }], signal);
+          if (firsts.has(key.id)) return { result: firsts.get(key.id) as never, replayed: true };
           if (fencingToken !== undefined) await leases.check(tx, sessionId, fencingToken);
           const result = await write(tx);
           if (!applied(result)) throw new NotApplied(result);
-          await tx.query(recordSql, [key.id, encode(result)]);
+          await record(tx, [[key, result]], signal);
           return { result, replayed: false };
         }, signal);
       } catch (error) {

@@ -34,6 +34,8 @@ const shapeOf = (input: SaveInput): Shape =>
       ? "create"
       : "compareAndSet";
 
+const bySession = (a: SaveInput, b: SaveInput) => (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0);
+
 /** The statement's parameters for `inputs`: one array per column of `rows` below. */
 const rowParams = (inputs: readonly SaveInput[]) => [
   inputs.map((input) => input.sessionId),
@@ -121,7 +123,8 @@ export function createWrites(db: Db, table: string, changes: ChangeRecorder, req
       }
     }
     const shapes = new Map<Shape, SaveInput[]>();
-    for (const input of inputs) {
+    // Rows are written in session order: two batches on different replicas lock them in one order.
+    for (const input of [...inputs].sort(bySession)) {
       if (results.has(input.sessionId)) continue;
       const group = shapes.get(shapeOf(input)) ?? [];
       group.push(input);
@@ -140,10 +143,10 @@ export function createWrites(db: Db, table: string, changes: ChangeRecorder, req
     return inputs.map((input) => results.get(input.sessionId) as SaveResult);
   };
 
+  // Keyed Saves in a batch are claimed, written and recorded together (request-keys.ts).
   const saveMany: Writes["saveMany"] = async (inputs, signal) => {
-    const results = await saveOn(db, inputs, signal);
-    if (results.some((result) => result.kind === "saved")) changes.committed();
-    return results;
+    if (inputs.some((input) => input.fencingToken !== undefined)) throw new Error("saveMany: a fenced Save goes alone");
+    return requests.writeMany(inputs, (q, fresh) => saveOn(q, fresh, signal), (r) => r.kind === "saved", signal);
   };
 
   const touchOn = async (
