@@ -156,7 +156,8 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 const of = (name: Turn, key: Figure) => median((results.get(name) ?? []).map((r) => r[key]));
 const ratio = (a: Turn, b: Turn) => (of(a, "savesPerSecond") / of(b, "savesPerSecond")).toFixed(2);
 console.log("\nmedians over the rounds (throughput ratios):");
-for (const name of turns) console.log(`${name.padEnd(17)} ${of(name, "savesPerSecond").toFixed(0).padStart(6)} Saves/s`);
+for (const name of turns)
+  console.log(`${name.padEnd(17)} ${of(name, "savesPerSecond").toFixed(0).padStart(6)} Saves/s`);
 console.log(`service, keyed / service:            ${ratio("service, keyed", "service")}×`);
 console.log(`service, keyed / plain SQL, keyed:   ${ratio("service, keyed", "plain SQL, keyed")}×`);
 console.log(`service, keyed / plain SQL (limit):  ${ratio("service, keyed", "plain SQL")}×`);

@@ -146,7 +146,12 @@ export function createWrites(db: Db, table: string, changes: ChangeRecorder, req
   // Keyed Saves in a batch are claimed, written and recorded together (request-keys.ts).
   const saveMany: Writes["saveMany"] = async (inputs, signal) => {
     if (inputs.some((input) => input.fencingToken !== undefined)) throw new Error("saveMany: a fenced Save goes alone");
-    return requests.writeMany(inputs, (q, fresh) => saveOn(q, fresh, signal), (r) => r.kind === "saved", signal);
+    return requests.writeMany(
+      inputs,
+      (q, fresh) => saveOn(q, fresh, signal),
+      (r) => r.kind === "saved",
+      signal,
+    );
   };
 
   const touchOn = async (
