@@ -9,6 +9,11 @@ monotonic clock from when the lease was asked for, with a tenth of the ttl kept 
 dropped before the database's clock could expire the lease — and the cache is bounded (least
 recently used copies out; their leases stay).
 
+What the copy relies on: every writer of the session writes under a lease (a write without a
+fencing token is not fenced, and this holder would not see it), and each running engine has its own
+``holder`` name (the same name acquiring again gets the lease at once, with a newer token: the
+older process's copy is then stale until its next write is refused or its lease lapses).
+
 Only the standard library here: SessionManager (the package's __init__) does the calls.
 """
 
