@@ -7,7 +7,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from isotope_sessions import SessionManager, get_postgres_session_manager  # noqa: E402
+from isotope_sessions import FencedOff, SessionManager, get_postgres_session_manager  # noqa: E402
 
 
 class SeedApiTest(unittest.TestCase):
@@ -209,6 +209,166 @@ class SeedApiTest(unittest.TestCase):
                 del os.environ["ISOTOPE_SESSIONS_TOKEN"]
             else:
                 os.environ["ISOTOPE_SESSIONS_TOKEN"] = saved
+
+
+def counting_manager():
+    """A SessionManager, and how many Loads it has sent (counted by a grpc interceptor on its channel)."""
+    import grpc
+    from isotope.session.v1 import session_pb2_grpc
+
+    class CountLoads(grpc.UnaryUnaryClientInterceptor):
+        loads = 0
+
+        def intercept_unary_unary(self, continuation, details, request):
+            if details.method.endswith("/Load"):
+                self.loads += 1
+            return continuation(details, request)
+
+    manager = SessionManager()
+    sent = CountLoads()
+    manager._stub = session_pb2_grpc.SessionServiceStub(grpc.intercept_channel(manager._channel, sent))
+    return manager, sent
+
+
+class LeaseTest(unittest.TestCase):
+    manager = SessionManager()
+
+    def test_acquire_renew_release_and_a_second_holder_refused_naming_the_first(self):
+        m = self.manager
+        lease = m.acquire_lease("py-lease", "engine-1", 30)
+        self.assertEqual(set(lease), {"session_id", "holder", "fencing_token", "expires_at"})
+        self.assertEqual((lease["session_id"], lease["holder"], lease["fencing_token"]), ("py-lease", "engine-1", 1))
+        self.assertTrue(lease["expires_at"].endswith("+00:00"))
+
+        refused = m.acquire_lease("py-lease", "engine-2", 30)
+        self.assertEqual((refused["fencing_token"], refused["held_by"]), (0, "engine-1"))
+        self.assertTrue(refused["error"].startswith("FAILED_PRECONDITION"))
+        self.assertEqual(m.last_error, refused["error"])
+
+        renewed = m.renew_lease("py-lease", "engine-1", 1, 60)
+        self.assertEqual(renewed["fencing_token"], 1)
+        self.assertGreater(renewed["expires_at"], lease["expires_at"])
+        self.assertEqual(m.renew_lease("py-lease", "engine-2", 1, 60)["held_by"], "engine-1")
+
+        self.assertTrue(m.release_lease("py-lease", "engine-1", 1))
+        self.assertFalse(m.release_lease("py-lease", "engine-1", 1))
+        self.assertIsNone(m.last_error)
+        self.assertEqual(m.acquire_lease("py-lease", "engine-2", 30)["fencing_token"], 2)
+        self.assertTrue(m.acquire_lease("py-lease", "engine-2", 0)["error"].startswith("INVALID_ARGUMENT"))
+
+    def test_a_fenced_off_writer_is_refused_and_the_new_owners_data_stays(self):
+        m = self.manager
+        self.assertTrue(m.save_session("py-fenced", {"by": "nobody"}))
+        paused = m.acquire_lease("py-fenced", "paused", 0.3)["fencing_token"]
+        time.sleep(0.4)  # the paused engine's lease lapses
+        owner = m.acquire_lease("py-fenced", "next", 60)["fencing_token"]
+        self.assertTrue(m.save_session("py-fenced", {"by": "next"}, fencing_token=owner))
+
+        with self.assertRaises(FencedOff) as refused:
+            m.save_session("py-fenced", {"by": "paused"}, fencing_token=paused)
+        self.assertEqual((refused.exception.session_id, refused.exception.holder), ("py-fenced", "next"))
+        self.assertTrue(m.last_error.startswith("FAILED_PRECONDITION"))
+        with self.assertRaises(FencedOff):
+            m.append_messages("py-fenced", [{"role": "ai", "content": "late"}], fencing_token=paused)
+        with self.assertRaises(FencedOff):
+            m.touch_session("py-fenced", 1, fencing_token=paused)
+        with self.assertRaises(FencedOff):
+            m.delete_session("py-fenced", fencing_token=paused)
+        with self.assertRaises(FencedOff):  # a token never issued
+            m.save_session("py-fenced", {"by": "forger"}, fencing_token=owner + 5)
+        # A refused acquire's token 0 is never a valid token: the write fails, nothing is written.
+        self.assertFalse(m.save_session("py-fenced", {"by": "careless"}, fencing_token=0))
+        self.assertTrue(m.last_error.startswith("INVALID_ARGUMENT"))
+
+        self.assertEqual(m.load_session("py-fenced"), {"by": "next"})
+        self.assertEqual(m.append_messages("py-fenced", [{"n": 1}], fencing_token=owner)["message_count"], 1)
+        self.assertIsNotNone(m.touch_session("py-fenced", 1, fencing_token=owner))
+        self.assertTrue(m.delete_session("py-fenced", fencing_token=owner))
+
+    def test_the_holders_load_is_served_from_memory_while_its_lease_lives(self):
+        counted, sent = counting_manager()
+        engine = counted.lease_holder("engine-1", 60)
+        self.assertTrue(self.manager.save_session("py-held", {"turn": 0}, metadata={"user_id": "u1"}))
+        self.assertEqual(engine.acquire("py-held")["fencing_token"], 1)
+        after_acquire = sent.loads
+        self.assertEqual(engine.load("py-held"), {"turn": 0})
+        document = {"turn": 1, "when": __import__("datetime").date(2024, 1, 2)}
+        self.assertTrue(engine.save("py-held", document))
+        document["turn"] = 99  # the copy is the data as stored, not the caller's dict
+        for _ in range(5):
+            self.assertEqual(engine.load("py-held"), {"turn": 1, "when": "2024-01-02"})
+        self.assertIsNotNone(engine.touch("py-held", 1))
+        self.assertEqual(engine.load("py-held"), {"turn": 1, "when": "2024-01-02"})
+        self.assertEqual(sent.loads, after_acquire)
+        # What memory served is what the service holds.
+        self.assertEqual(self.manager.load_session("py-held"), {"turn": 1, "when": "2024-01-02"})
+
+        # An append changes what only the service can say: the next load reads it, then memory again.
+        self.assertEqual(engine.append("py-held", [{"role": "user", "content": "hi"}])["message_count"], 1)
+        self.assertEqual(engine.load("py-held")["messages"], [{"role": "user", "content": "hi"}])
+        self.assertEqual(engine.load("py-held")["turn"], 1)
+        self.assertEqual(sent.loads, after_acquire + 1)
+
+        self.assertTrue(engine.release("py-held"))
+        self.assertFalse(engine.holds("py-held"))
+        engine.load("py-held")
+        self.assertEqual(sent.loads, after_acquire + 2)
+        with self.assertRaises(FencedOff) as unheld:
+            engine.save("py-held", {"turn": 2})
+        self.assertIsNone(unheld.exception.holder)
+        self.assertTrue(engine.renew("py-held")["error"].startswith("FAILED_PRECONDITION"))
+
+    def test_the_copy_is_dropped_when_the_lease_may_have_lapsed(self):
+        counted, sent = counting_manager()
+        engine = counted.lease_holder("brief", 2)
+        self.assertTrue(self.manager.save_session("py-lapse", {"turn": 0}))
+        engine.acquire("py-lapse")
+        before = sent.loads
+        self.assertEqual(engine.load("py-lapse"), {"turn": 0})
+        self.assertEqual(sent.loads, before)
+        renewed = engine.renew("py-lapse")
+        self.assertEqual(renewed["fencing_token"], 1)
+        time.sleep(1.81)  # past 90 % of the ttl: the lease may have lapsed on the database's clock
+        self.assertFalse(engine.holds("py-lapse"))
+        self.assertEqual(engine.load("py-lapse"), {"turn": 0})
+        self.assertEqual(sent.loads, before + 1)
+
+    def test_once_another_takes_the_session_over_the_old_holder_is_refused_and_reads_the_service(self):
+        counted, sent = counting_manager()
+        old = counted.lease_holder("engine-1", 60)
+        restarted = self.manager.lease_holder("engine-1", 60)  # the same engine, restarted: a newer token
+        self.assertTrue(self.manager.save_session("py-taken", {"by": "nobody"}))
+        old.acquire("py-taken")
+        old.load("py-taken")
+        self.assertEqual(restarted.acquire("py-taken")["fencing_token"], 2)
+        self.assertTrue(restarted.save("py-taken", {"by": "restarted"}))
+
+        with self.assertRaises(FencedOff) as refused:
+            old.save("py-taken", {"by": "old"})
+        self.assertEqual(refused.exception.holder, "engine-1")
+        self.assertFalse(old.holds("py-taken"))
+        before = sent.loads
+        self.assertEqual(old.load("py-taken"), {"by": "restarted"})
+        self.assertEqual(sent.loads, before + 1)
+        self.assertEqual(restarted.load("py-taken"), {"by": "restarted"})
+
+    def test_the_cache_keeps_at_most_max_sessions_copies_the_least_recently_used_out_first(self):
+        counted, sent = counting_manager()
+        engine = counted.lease_holder("bounded", 60, max_sessions=2)
+        for sid in ("py-b1", "py-b2", "py-b3"):
+            self.assertTrue(self.manager.save_session(sid, {"id": sid}))
+            engine.acquire(sid)
+        before = sent.loads
+        self.assertEqual(engine.load("py-b2"), {"id": "py-b2"})
+        self.assertEqual(engine.load("py-b3"), {"id": "py-b3"})
+        self.assertEqual(sent.loads, before)
+        self.assertEqual(engine.load("py-b1"), {"id": "py-b1"})
+        self.assertEqual(sent.loads, before + 1)
+        self.assertTrue(engine.holds("py-b1"))
+        self.assertEqual(engine.load("py-b3"), {"id": "py-b3"})  # b1 read back in pushed b2 out, not b3
+        self.assertEqual(sent.loads, before + 1)
+        engine.load("py-b2")
+        self.assertEqual(sent.loads, before + 2)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 // The Python drop-in for the seed's session manager, driven by Debian's python3 against a live
-// server: its unittest suite, the README's Python snippet (from another folder, with access control
+// server: its unittest suite (PGlite, and PostgreSQL when DATABASE_URL is set), the README's Python snippet (from another folder, with access control
 // on and over mutual TLS, configured from the environment), and stubs that match proto/.
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuthConfig } from "../../src/config/load-config.js";
 import { makeCertificates } from "../support/certificates.js";
-import { embedded } from "../support/databases.js";
+import { backends, embedded } from "../support/databases.js";
 import { readmeSnippet } from "../support/readme.js";
 import { type RunningServer, startServer, testLimits } from "../support/server.js";
 
@@ -51,10 +51,22 @@ describe("the Python SessionManager", () => {
   });
   afterAll(async () => server?.stop());
 
-  it("passes its seed-API suite against the live server", async () => {
-    const { stderr } = await run(python, ["-m", "unittest", "-v", "test_session_manager"], { cwd: clientDir, env });
-    expect(stderr).toMatch(/Ran 14 tests[\s\S]*OK/);
-  }, 60_000);
+  // On each backend: leases and fenced writes are decided in the database.
+  for (const backend of backends()) {
+    it(`passes its seed-API and lease suite against the live server (${backend.name})`, async () => {
+      const own = backend === embedded ? server : await startServer(backend);
+      try {
+        const target = { ...env, ISOTOPE_SESSIONS_TARGET: `127.0.0.1:${own.port}` };
+        const { stderr } = await run(python, ["-m", "unittest", "-v", "test_session_manager"], {
+          cwd: clientDir,
+          env: target,
+        });
+        expect(stderr).toMatch(/Ran 20 tests[\s\S]*OK/);
+      } finally {
+        if (own !== server) await own.stop();
+      }
+    }, 60_000);
+  }
 
   it("runs the README's Python snippet as written, from another folder", async () => {
     const { stdout } = await runSnippet(env);

@@ -23,6 +23,13 @@ Like the seed, failures are logged and reported rather than raised, in the seed'
 None, 0 or [] for the methods that return those (``manager.last_error`` then says why), and for the
 methods that return a dict, the same keys with zero values plus ``"error"``. Configuration mistakes
 (a missing certificate file, a certificate without its key) raise ValueError at construction.
+One failure is raised: a write carrying a ``fencing_token`` that the server refuses (another holder
+took the session over) raises FencedOff — the engine must stop writing that session, not log and
+carry on.
+
+Leases (not in the seed): acquire_lease / renew_lease / release_lease, a ``fencing_token`` argument
+on the writes, and ``lease_holder(holder, ttl_seconds)`` — a near cache whose load answers from
+memory while its lease lives (leases.py).
 
 Interpreter and path: it needs grpcio and protobuf, which Debian's /usr/bin/python3 has with
 ``apt-get install python3-grpcio python3-protobuf``; from another folder put clients/python on the
@@ -58,7 +65,9 @@ except ImportError as _missing:  # the python3 first on PATH is often not the on
 from isotope.session.v1 import session_pb2 as pb  # noqa: E402
 from isotope.session.v1 import session_pb2_grpc as pb_grpc  # noqa: E402
 
-__all__ = ["SessionManager", "get_postgres_session_manager"]
+from .leases import FencedOff, LeaseHolder, held_by, lease_refused  # noqa: E402
+
+__all__ = ["FencedOff", "LeaseHolder", "SessionManager", "get_postgres_session_manager"]
 
 logger = logging.getLogger("isotope_sessions")
 
@@ -116,6 +125,11 @@ def _from_struct(struct: struct_pb2.Struct) -> Dict[str, Any]:
 
 def _time(message: pb.Session, field: str) -> Optional[str]:
     return getattr(message, field).ToDatetime(tzinfo=_dt.timezone.utc).isoformat() if message.HasField(field) else None
+
+
+def _lease(lease: pb.Lease) -> Dict[str, Any]:
+    return {"session_id": lease.session_id, "holder": lease.holder, "fencing_token": lease.fencing_token,
+            "expires_at": _time(lease, "expires_at")}
 
 
 def _summary(session: pb.Session) -> Dict[str, Any]:
@@ -176,18 +190,30 @@ class SessionManager:
         self.last_error = None
         return response
 
-    def _write(self, method: str, request: Any) -> Any:
+    def _write(self, method: str, request: Any, fencing_token: Optional[int] = None) -> Any:
         """A Save, Append, Touch or Delete, keyed with a fresh request_id (unless it has one) and
         retried once on UNAVAILABLE with the same key: the server applies a key once, so a retry
-        after a lost reply gets the first answer instead of writing twice."""
+        after a lost reply gets the first answer instead of writing twice. With ``fencing_token``,
+        a refusal of the token raises FencedOff (the one failure raised: see leases.py)."""
         if not request.request_id:
             request.request_id = str(uuid.uuid4())
+        if fencing_token is not None:
+            request.fencing_token = fencing_token
         try:
-            return self._call(method, request)
+            try:
+                return self._call(method, request)
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise
+                return self._call(method, request)
         except grpc.RpcError as error:
-            if error.code() != grpc.StatusCode.UNAVAILABLE:
+            details = error.details() or ""
+            if fencing_token is None or error.code() != grpc.StatusCode.FAILED_PRECONDITION \
+                    or "fencing token" not in details:
                 raise
-            return self._call(method, request)
+            self.last_error = _describe(error)
+            logger.warning("%s(%s) fenced off: %s", method, request.session_id, self.last_error)
+            raise FencedOff(request.session_id, held_by(details), self.last_error) from None
 
     def _failed(self, what: str, error: Exception) -> str:
         self.last_error = _describe(error)
@@ -200,18 +226,28 @@ class SessionManager:
         session_data: Dict[str, Any],
         metadata: Optional[Dict[str, Any]] = None,
         expires_in_hours: Optional[float] = None,
+        fencing_token: Optional[int] = None,
     ) -> bool:
+        """The seed's Save. Not in the seed: ``fencing_token`` (from acquire_lease) fences the write —
+        FencedOff when the server refuses it."""
+        return self._save(session_id, session_data, metadata, expires_in_hours, fencing_token) is not None
+
+    def _save(self, session_id: str, session_data: Dict[str, Any], metadata: Optional[Dict[str, Any]],
+              expires_in_hours: Optional[float], fencing_token: Optional[int],
+              read_back: bool = False) -> Optional[Dict[str, Any]]:
+        """save_session's call; None when it failed, else (with ``read_back``) the data as stored —
+        what a load would read — or {} (reading it back costs a walk over the document)."""
         try:
             request = pb.SaveRequest(session_id=session_id, data=_to_struct(session_data))
             if metadata is not None:
                 request.metadata.CopyFrom(_to_struct(metadata))
             if expires_in_hours is not None:
                 request.expires_in.FromTimedelta(_dt.timedelta(hours=expires_in_hours))
-            self._write("Save", request)
-            return True
+            self._write("Save", request, fencing_token)
+            return _from_struct(request.data) if read_back else {}
         except (grpc.RpcError, ValueError, TypeError) as error:
             self._failed(f"save_session({session_id})", error)
-            return False
+            return None
 
     def load_session(self, session_id: str, last_messages: Optional[int] = None) -> Optional[Dict[str, Any]]:
         """The session's data, or None. Not in the seed: ``last_messages`` keeps only the last N of
@@ -234,9 +270,11 @@ class SessionManager:
             self._failed("list_sessions", error)
             return []
 
-    def delete_session(self, session_id: str, soft_delete: bool = True) -> bool:
+    def delete_session(self, session_id: str, soft_delete: bool = True, fencing_token: Optional[int] = None) -> bool:
+        """The seed's delete. Not in the seed: ``fencing_token`` as in save_session."""
         try:
-            return self._write("Delete", pb.DeleteRequest(session_id=session_id, hard=not soft_delete)).deleted
+            request = pb.DeleteRequest(session_id=session_id, hard=not soft_delete)
+            return self._write("Delete", request, fencing_token).deleted
         except grpc.RpcError as error:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 self.last_error = None
@@ -291,11 +329,13 @@ class SessionManager:
         session_id: str,
         messages: List[Dict[str, Any]],
         patch: Optional[Dict[str, Any]] = None,
+        fencing_token: Optional[int] = None,
     ) -> Dict[str, Any]:
         """Not in the seed: adds messages (dicts) to data.messages without resending the history.
 
         ``patch`` merges into data's top-level keys (None removes a key). Returns the new
         ``version`` and ``message_count``; on failure both are 0 and ``error`` says why.
+        ``fencing_token`` as in save_session.
         """
         try:
             request = pb.AppendRequest(session_id=session_id)
@@ -303,17 +343,20 @@ class SessionManager:
                 request.messages.append(_to_struct(message))
             if patch is not None:
                 request.patch.CopyFrom(_to_struct(patch))
-            response = self._write("Append", request)
+            response = self._write("Append", request, fencing_token)
             return {"version": response.version, "message_count": response.message_count}
         except (grpc.RpcError, ValueError, TypeError, AttributeError) as error:
             return {"version": 0, "message_count": 0, "error": self._failed(f"append_messages({session_id})", error)}
 
-    def touch_session(self, session_id: str, expires_in_hours: Optional[float] = None) -> Optional[str]:
+    def touch_session(
+        self, session_id: str, expires_in_hours: Optional[float] = None, fencing_token: Optional[int] = None
+    ) -> Optional[str]:
         """Not in the seed: extends a live session's expiry without rewriting it (sliding expiry).
 
         ``expires_in_hours`` from now; None makes it never expire. Returns the new expires_at (ISO
         8601, None for never), or None when the session is missing, soft-deleted or expired (then
-        ``last_error`` is None) or the call failed (then ``last_error`` says why).
+        ``last_error`` is None) or the call failed (then ``last_error`` says why). ``fencing_token``
+        as in save_session.
         """
         try:
             request = pb.TouchRequest(session_id=session_id)
@@ -321,7 +364,7 @@ class SessionManager:
                 request.never_expire = True
             else:
                 request.expires_in.FromTimedelta(_dt.timedelta(hours=expires_in_hours))
-            session = self._write("Touch", request).session
+            session = self._write("Touch", request, fencing_token).session
             return _time(session, "expires_at") or "never"
         except (grpc.RpcError, ValueError, TypeError, OverflowError) as error:
             if isinstance(error, grpc.RpcError) and error.code() == grpc.StatusCode.NOT_FOUND:
@@ -388,6 +431,52 @@ class SessionManager:
                 self.last_error = "UNAVAILABLE: the Watch stream kept ending"
                 return
             time.sleep(min(2.0, 0.05 * 2 ** failures))
+
+    def acquire_lease(self, session_id: str, holder: str, ttl_seconds: float) -> Dict[str, Any]:
+        """Not in the seed: claims the session (it need not exist) for ``holder`` for ``ttl_seconds``.
+
+        Returns the lease: ``session_id``, ``holder``, ``fencing_token`` (an int that only grows per
+        session: pass it to the writes) and ``expires_at`` (ISO 8601, the database's clock). Refused
+        while another holder's lease is live: the same keys with zero values, ``error``
+        ("FAILED_PRECONDITION: …") and ``held_by`` naming that holder.
+        """
+        try:
+            request = pb.AcquireLeaseRequest(session_id=session_id, holder=holder)
+            request.ttl.FromTimedelta(_dt.timedelta(seconds=ttl_seconds))
+            return _lease(self._call("AcquireLease", request).lease)
+        except (grpc.RpcError, ValueError, TypeError, OverflowError) as error:
+            return self._lease_refused(f"acquire_lease({session_id})", session_id, error)
+
+    def renew_lease(self, session_id: str, holder: str, fencing_token: int, ttl_seconds: float) -> Dict[str, Any]:
+        """Not in the seed: extends a held lease to ``ttl_seconds`` from now (same token, later
+        expires_at). A lease lost (taken over) answers as a refused acquire_lease."""
+        try:
+            request = pb.RenewLeaseRequest(session_id=session_id, holder=holder, fencing_token=fencing_token)
+            request.ttl.FromTimedelta(_dt.timedelta(seconds=ttl_seconds))
+            return _lease(self._call("RenewLease", request).lease)
+        except (grpc.RpcError, ValueError, TypeError, OverflowError) as error:
+            return self._lease_refused(f"renew_lease({session_id})", session_id, error)
+
+    def release_lease(self, session_id: str, holder: str, fencing_token: int) -> bool:
+        """Not in the seed: ends a lease at once, so another holder may acquire it. False when this
+        holder did not hold it (``last_error`` None) or the call failed (``last_error`` says why)."""
+        try:
+            request = pb.ReleaseLeaseRequest(session_id=session_id, holder=holder, fencing_token=fencing_token)
+            return self._call("ReleaseLease", request).released
+        except (grpc.RpcError, ValueError, TypeError) as error:
+            self._failed(f"release_lease({session_id})", error)
+            return False
+
+    def _lease_refused(self, what: str, session_id: str, error: Exception) -> Dict[str, Any]:
+        if isinstance(error, grpc.RpcError) and error.code() == grpc.StatusCode.FAILED_PRECONDITION:
+            self.last_error = _describe(error)  # another holder has it: an answer, not a fault to log
+            return lease_refused(session_id, self.last_error, held_by(error.details() or ""))
+        return lease_refused(session_id, self._failed(what, error), None)
+
+    def lease_holder(self, holder: str, ttl_seconds: float, max_sessions: int = 1000) -> LeaseHolder:
+        """Not in the seed: sessions held by ``holder`` under leases, with a near cache (leases.py):
+        its load answers from memory, without a call, while its lease lives."""
+        return LeaseHolder(self, holder, ttl_seconds, max_sessions)
 
     def test_connection(self) -> bool:
         try:
