@@ -198,6 +198,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     db,
     repository,
     health: rpc.health,
+    feed,
     maintenance: { source: maintenance, cleanupIntervalMs: config.cleanup.intervalMs },
   });
 

@@ -45,6 +45,18 @@ export class FeedError extends Error {
   }
 }
 
+/** What the replica's feed is doing, for metrics: counted since it started. */
+export interface FeedStatus {
+  /** Watch streams open: reading their way up to the log's head, and fed by the shared reader. */
+  streams: { catchingUp: number; live: number };
+  /** The newest sequence this replica has seen given (by its own steps or its reads); 0 before any. */
+  lastSequence: bigint;
+  /** Events sent on its streams. */
+  eventsSent: number;
+  /** Streams that ended early, by why. */
+  ended: Record<FeedFailure, number>;
+}
+
 export interface ChangeFeed {
   /** False when the feed is off (changes.enabled = false): nothing is logged, Watch is refused. */
   readonly enabled: boolean;
@@ -56,4 +68,5 @@ export interface ChangeFeed {
   start(): void;
   /** Ends every stream with "stopped" and stops listening. */
   stop(): Promise<void>;
+  status(): FeedStatus;
 }

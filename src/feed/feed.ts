@@ -15,7 +15,7 @@
 import type { Logger } from "pino";
 import type { Db, Hints } from "../db/database.js";
 import type { ChangeLog } from "../sessions/repository/change-log.js";
-import { type ChangeFeed, FeedError, type WatchBatch } from "./contract.js";
+import { type ChangeFeed, FeedError, type FeedFailure, type WatchBatch } from "./contract.js";
 import { Subscription } from "./subscription.js";
 
 /** Shortest time between two sequencing steps started by writes (ms): the most a hint waits. */
@@ -52,6 +52,12 @@ export function createChangeFeed(
   let stopped = false;
   /** The last seq this replica's steps saw given. */
   let sequenced = 0n;
+  let eventsSent = 0;
+  const ended: Record<FeedFailure, number> = { "out-of-range": 0, behind: 0, stopped: 0 };
+  const endedEarly = (error: FeedError) => {
+    ended[error.failure]++;
+    return error;
+  };
 
   /**
    * Runs what was asked for, one pass at a time; asks arriving meanwhile join the next pass. A
@@ -133,15 +139,17 @@ export function createChangeFeed(
     enabled: options.enabled,
 
     async *watch(query, signal) {
-      if (stopped) throw stoppedError(query.sinceSequence);
+      if (stopped) throw endedEarly(stoppedError(query.sinceSequence));
       const bounds = query.sinceSequence === 0n ? await log.sequence(undefined, signal) : await log.read(0n, 0, signal);
       const start = query.sinceSequence === 0n ? bounds.lastSeq : query.sinceSequence;
-      if (start < bounds.trimmedThrough) throw new FeedError("out-of-range", trimmedMessage(start), start);
+      if (start < bounds.trimmedThrough) throw endedEarly(new FeedError("out-of-range", trimmedMessage(start), start));
       if (start > bounds.lastSeq) {
-        throw new FeedError(
-          "out-of-range",
-          `since_sequence ${start} is past the end of the change log (${bounds.lastSeq}): it comes from another database, or the log was reset — re-list the sessions`,
-          start,
+        throw endedEarly(
+          new FeedError(
+            "out-of-range",
+            `since_sequence ${start} is past the end of the change log (${bounds.lastSeq}): it comes from another database, or the log was reset — re-list the sessions`,
+            start,
+          ),
         );
       }
       const subscription = new Subscription(query, start, maxQueued);
@@ -151,10 +159,18 @@ export function createChangeFeed(
       try {
         // First, where the stream starts: a client resumes from here even if nothing happens.
         yield { events: [], position: start };
-        yield* catchUp(subscription, signal);
-        for (;;) yield await subscription.next(signal);
+        for await (const batch of catchUp(subscription, signal)) {
+          eventsSent += batch.events.length;
+          yield batch;
+        }
+        for (;;) {
+          const batch = await subscription.next(signal);
+          eventsSent += batch.events.length;
+          yield batch;
+        }
       } catch (error) {
-        if (signal.aborted && !(error instanceof FeedError)) return;
+        if (error instanceof FeedError) throw endedEarly(error);
+        if (signal.aborted) return;
         throw error;
       } finally {
         streams.delete(subscription);
@@ -180,6 +196,13 @@ export function createChangeFeed(
       poll = setTimeout(tick, options.pollMs);
       poll.unref();
     },
+
+    status: () => ({
+      streams: { catchingUp: streams.size - live.size, live: live.size },
+      lastSequence: head !== undefined && head > sequenced ? head : sequenced,
+      eventsSent,
+      ended: { ...ended },
+    }),
 
     async stop() {
       stopped = true;

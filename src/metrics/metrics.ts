@@ -1,8 +1,8 @@
 /**
  * The service's metrics, in one registry of its own (never prom-client's global one: two apps in
  * one process each keep theirs): process and Node.js defaults, every RPC (rpc-metrics.ts), the
- * storage under the handlers (storage-metrics.ts) and the sessions' own figures
- * (session-metrics.ts), served at GET /metrics (metrics-page.ts).
+ * storage under the handlers (storage-metrics.ts), the sessions' own figures (session-metrics.ts)
+ * and the change feed (feed-metrics.ts), served at GET /metrics (metrics-page.ts).
  *
  * Built before the routes (the interceptor goes into their chain) and the repository stack (group
  * commit reports its batches); told of the database, the stack and maintenance once they are open.
@@ -10,8 +10,10 @@
 import type { Interceptor } from "@connectrpc/connect";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import type { AuthConfig } from "../config/load-config.js";
+import type { ChangeFeed } from "../feed/contract.js";
 import type { Maintenance, MaintenanceObserver } from "../maintenance/contract.js";
 import type { Page } from "../transport/pages.js";
+import { feedMetrics } from "./feed-metrics.js";
 import { metricsPage } from "./metrics-page.js";
 import { rpcMetrics } from "./rpc-metrics.js";
 import { sessionMetrics } from "./session-metrics.js";
@@ -28,10 +30,12 @@ export interface Metrics {
   /** GET /metrics, for the app's pages. */
   readonly page: Page;
   /**
-   * Once the database is open: scrapes read the pool, the stack's layers, health and maintenance
-   * (with its cleanup interval in ms, 0 = off).
+   * Once the database is open: scrapes read the pool, the stack's layers, health, the change feed
+   * and maintenance (with its cleanup interval in ms, 0 = off).
    */
-  readFrom(sources: StorageSources & { maintenance?: { source: Maintenance; cleanupIntervalMs: number } }): void;
+  readFrom(
+    sources: StorageSources & { feed?: ChangeFeed; maintenance?: { source: Maintenance; cleanupIntervalMs: number } },
+  ): void;
 }
 
 export function createMetrics(options: { auth?: AuthConfig }): Metrics {
@@ -43,14 +47,16 @@ export function createMetrics(options: { auth?: AuthConfig }): Metrics {
     registry.removeSingleMetric(name);
   const sessions = sessionMetrics(registry);
   const storage = storageMetrics(registry);
+  const feed = feedMetrics(registry);
   return {
     registry,
     interceptor: rpcMetrics(registry, sessions),
     groupCommitBatch: storage.groupCommitBatch,
     maintenanceObserver: sessions.maintenanceObserver,
     page: metricsPage(registry, options.auth),
-    readFrom({ maintenance, ...sources }) {
+    readFrom({ maintenance, feed: changeFeed, ...sources }) {
       storage.readFrom(sources);
+      if (changeFeed !== undefined) feed.readFrom(changeFeed);
       if (maintenance !== undefined) sessions.readFrom(maintenance.source, maintenance.cleanupIntervalMs);
     },
   };

@@ -1,6 +1,6 @@
 // GET /metrics on a live server: a small load over gRPC, gRPC-Web, Connect and the HTTP API moves the RPC
 // counters by exactly the calls made, each with its protocol, method, type and code; restores,
-// manual cleanups, the cache and group commit are counted; the pool is shown; the scrape passes
+// manual cleanups, the cache, group commit and Watch streams are counted; the pool is shown; the scrape passes
 // promtool; a token guards it when asked; a database outage shows as database down; and the example
 // alert rules (docs/alerts.yml) are valid and fire when they should.
 import { createHash } from "node:crypto";
@@ -127,6 +127,53 @@ describe.each(backends())("GET /metrics on $name", (backend) => {
     const lastSuccess = sample(after, "isotope_cleanup_last_success_timestamp_seconds", { trigger: "rpc" });
     expect(lastSuccess).toBeGreaterThanOrEqual(Math.floor(startedAt));
     expect(lastSuccess).toBeLessThanOrEqual(Date.now() / 1000);
+  });
+
+  it("shows open Watch streams, the events they were sent, the log's sequence and streams ended early", async () => {
+    const client = createClient(SessionService, createGrpcTransport({ baseUrl: server.url }));
+    const before = (await scrape(server.url)).text;
+    const watching = new AbortController();
+    const stream = client.watch({ sessionIds: ["watched-1", "watched-2"] }, { signal: watching.signal });
+    let position = 0n;
+    let received = 0;
+    const reading = (async () => {
+      for await (const response of stream) {
+        received += response.events.length;
+        position = response.sequence;
+        if (received === 3) return;
+      }
+    })();
+    await sleep(300); // the stream is open and has joined the shared reader
+    const open = (await scrape(server.url)).text;
+    expect(sample(open, "isotope_watch_streams", { state: "live" })).toBe(1);
+    expect(sample(open, "isotope_watch_streams", { state: "catching_up" })).toBe(0);
+    await client.save({ sessionId: "watched-1", data: {} });
+    await client.save({ sessionId: "unwatched", data: {} });
+    await client.save({ sessionId: "watched-2", data: {} });
+    await client.touch({ sessionId: "watched-1", expiry: { case: "expiresIn", value: { seconds: 3600n } } });
+    await reading;
+    watching.abort();
+    await sleep(100);
+    const after = (await scrape(server.url)).text;
+    expect(sample(after, "isotope_watch_events_sent_total") - sample(before, "isotope_watch_events_sent_total")).toBe(
+      3,
+    );
+    expect(sample(after, "isotope_changes_last_sequence")).toBeGreaterThanOrEqual(Number(position));
+    expect(sample(after, "isotope_watch_streams", { state: "live" })).toBe(0);
+    // A position the log never reached ends the stream at once: counted as out_of_range.
+    expect(
+      await codeOf(
+        client
+          .watch({ sinceSequence: 1n << 60n })
+          [Symbol.asyncIterator]()
+          .next(),
+      ),
+    ).toBe(Code.OutOfRange);
+    const ended = (await scrape(server.url)).text;
+    const endedMoved = (reason: string) =>
+      sample(ended, "isotope_watch_streams_ended_total", { reason }) -
+      sample(after, "isotope_watch_streams_ended_total", { reason });
+    expect([endedMoved("out_of_range"), endedMoved("behind"), endedMoved("stopped")]).toEqual([1, 0, 0]);
   });
 
   it("shows the pool and the database as up, beside the process and Node.js defaults", async () => {
