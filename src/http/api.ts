@@ -62,7 +62,8 @@ export function createHttpApi(options: HttpApiOptions): Page {
     const params = readParams(new URLSearchParams(search), body, endpoint.params);
     const sessionId = sessionIdOf(route.pattern.exec(path)?.[1]);
     const client = watchClient(req, res);
-    const answer = await endpoint.run({ params, sessionId, options: callOptions(req, client.controller.signal) });
+    const options = callOptions(req, client.controller.signal);
+    const answer = await endpoint.run({ params, sessionId, options, requestId: idempotencyKey(req) });
     client.answered();
     return answer;
   };
@@ -98,6 +99,15 @@ function routeTable(endpoints: Endpoint[]): Route[] {
     routes.set(endpoint.path, route);
   }
   return [...routes.values()];
+}
+
+/**
+ * The `Idempotency-Key` header: the write's request_id, checked as the RPC checks it (Node joins a
+ * repeated header with ", ", which no key may hold).
+ */
+function idempotencyKey(req: NodeRequest): string {
+  const value = req.headers["idempotency-key"];
+  return typeof value === "string" ? value : "";
 }
 
 function sessionIdOf(segment: string | undefined): string {

@@ -32,6 +32,8 @@ export interface Call {
   sessionId: string;
   /** Forwarded headers and the caller's abort signal, for the RPC. */
   options: { headers: Headers; signal: AbortSignal };
+  /** The `Idempotency-Key` header: the write's request_id ("" without one). */
+  requestId: string;
 }
 
 export interface Endpoint {
@@ -111,7 +113,7 @@ export function createEndpoints(client: SessionClient, document: unknown): Endpo
       path: "/api/sessions/postgres/sessions/{session_id}",
       params: { known: ["session_data", "data", "metadata", "expires_in_hours", "expires_at", "expected_version"] },
       body: true,
-      async run({ params, sessionId, options }) {
+      async run({ params, sessionId, options, requestId }) {
         const data = params.object("session_data");
         if (data !== undefined && params.object("data") !== undefined) {
           throw invalid("session_data", "give session_data or data, not both");
@@ -134,6 +136,7 @@ export function createEndpoints(client: SessionClient, document: unknown): Endpo
                   ? { case: "expiresAt", value: instant(expiresAt, "expires_at") }
                   : { case: undefined },
             expectedVersion: expectedVersion === undefined ? undefined : BigInt(expectedVersion),
+            requestId,
           },
           options,
         );
@@ -155,9 +158,9 @@ export function createEndpoints(client: SessionClient, document: unknown): Endpo
       method: "DELETE",
       path: "/api/sessions/postgres/sessions/{session_id}",
       params: { known: ["hard", "allow_missing"] },
-      async run({ params, sessionId, options }) {
+      async run({ params, sessionId, options, requestId }) {
         const { deleted, hard } = await client.delete(
-          { sessionId, hard: params.boolean("hard"), allowMissing: params.boolean("allow_missing") },
+          { sessionId, hard: params.boolean("hard"), allowMissing: params.boolean("allow_missing"), requestId },
           options,
         );
         return ok({ deleted, hard });

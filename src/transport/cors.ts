@@ -22,7 +22,7 @@ export function withCors(allowedOrigins: readonly string[], next: NodeHandler): 
         // W3C trace context too: a page may carry its trace into this service's log lines.
         res.setHeader(
           "access-control-allow-headers",
-          [...cors.allowedHeaders, "Authorization", "Traceparent", "Tracestate"].join(", "),
+          [...cors.allowedHeaders, "Authorization", "Traceparent", "Tracestate", "Idempotency-Key"].join(", "),
         );
         res.setHeader("access-control-max-age", "7200");
         res.writeHead(204);

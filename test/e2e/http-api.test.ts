@@ -104,6 +104,29 @@ describe.each(backends())("the HTTP API on $name", (backend) => {
     expect((await api("DELETE", `${at("gone")}?allow_missing=true`)).body).toEqual({ deleted: false, hard: false });
   });
 
+  it("PUT and DELETE with an Idempotency-Key apply once: a repeat answers as the first, another request is 400", async () => {
+    const keyed = (method: "PUT" | "DELETE", id: string, key: string, body?: unknown) =>
+      api(method, at(id), { body, headers: { "content-type": "application/json", "idempotency-key": key } });
+    const first = await keyed("PUT", "idem", "put-1", { session_data: { step: 1 } });
+    const again = await keyed("PUT", "idem", "put-1", { session_data: { step: 1 } });
+    expect([first.status, again.status]).toEqual([201, 201]);
+    expect(again.body).toEqual(first.body);
+    expect((await api("GET", at("idem"))).body).toMatchObject({ version: 1, data: { step: 1 } });
+
+    const before = await tableChecksum(server);
+    const misuse = await keyed("PUT", "idem", "put-1", { session_data: { step: 2 } });
+    expect([misuse.status, misuse.body.code]).toEqual([400, "invalid_argument"]);
+    expect(misuse.body.message).toContain("request_id");
+    const malformed = await keyed("PUT", "idem", "has space", { session_data: { step: 2 } });
+    expect(malformed.status).toBe(400);
+    expect(await tableChecksum(server)).toBe(before);
+
+    // Unkeyed, a second soft delete is 404: the key's repeat answers as the first did.
+    expect((await keyed("DELETE", "idem", "delete-1")).body).toEqual({ deleted: true, hard: false });
+    const repeated = await keyed("DELETE", "idem", "delete-1");
+    expect([repeated.status, repeated.body]).toEqual([200, { deleted: true, hard: false }]);
+  });
+
   it("lists with limit and offset or page_token, include_inactive, include_data and metadata filters", async () => {
     for (let i = 0; i < 5; i++) {
       await put(`list-${i}`, {
