@@ -13,13 +13,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { build } from "esbuild";
-import pg from "pg";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ChangeEvent_Kind as Kind } from "../../gen/isotope/session/v1/session_pb.js";
 import { createSessionClient } from "../../packages/client/src/index.js";
-import { dropServiceTable, postgresUrl } from "../support/databases.js";
+import { postgresUrl } from "../support/databases.js";
 import { skipEachWithoutPostgres } from "../support/postgres-only.js";
-import { clientFor, type Service, startService, stop } from "../support/service.js";
+import { type Replicas, startReplicas } from "../support/replicas.js";
+import { clientFor, type Service, stop } from "../support/service.js";
 import { watching } from "../support/watch.js";
 
 const writes = 10_000;
@@ -77,9 +78,10 @@ function lastLine(file: string): bigint | undefined {
 
 describe("Watch on two server processes, one PostgreSQL", () => {
   skipEachWithoutPostgres("PGlite is one process");
-  const table = `watch_${process.pid}`;
+  let replicas: Replicas;
   let a: Service;
   let b: Service;
+  let table: string;
   let admin: pg.Client;
   let dir: string;
   let watcherScript: string;
@@ -88,21 +90,15 @@ describe("Watch on two server processes, one PostgreSQL", () => {
     if (!postgresUrl) return;
     dir = mkdtempSync(join(tmpdir(), "isotope-watch-"));
     watcherScript = await bundleWatcher(dir);
-    admin = new pg.Client({ connectionString: postgresUrl });
-    await admin.connect();
-    const args = (name: string) => [
-      ...["--database-url", postgresUrl as string, "--table", table, "--replica-name", name],
-      ...["--changes-poll-ms", "300"],
-    ];
-    [a, b] = await Promise.all([startService(args("a")), startService(args("b"))]);
+    replicas = await startReplicas(postgresUrl, "direct", ["a", "b"], ["--changes-poll-ms", "300"]);
+    [a, b] = [replicas.named("a"), replicas.named("b")];
+    ({ table, admin } = replicas);
   }, 90_000);
   afterAll(async () => {
     if (!postgresUrl) return;
     for (const child of watchers) child.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
-    await Promise.all([a, b].filter(Boolean).map((service) => stop(service).catch(() => {})));
-    await dropServiceTable(admin, table);
-    await admin.end();
+    await replicas?.stop();
   });
 
   const logSince = async (after: bigint) =>
@@ -130,7 +126,7 @@ describe("Watch on two server processes, one PostgreSQL", () => {
     events.map((e) => `${e.sequence} ${e.sessionId} ${Kind[e.kind].toLowerCase()} ${e.version}`);
 
   it("a Watch process killed and restarted at random points through 10,000 writes ends with every change exactly once", {
-    timeout: 150_000,
+    timeout: 240_000,
   }, async () => {
     // The writers use the published client (its lean transport: a fraction of connect-node's CPU per
     // call, which this test makes 10,000 of), with no request ids or retries: each write is sent once.
@@ -146,7 +142,7 @@ describe("Watch on two server processes, one PostgreSQL", () => {
 
     let writing = true;
     // Read on while the writes go (a stream whose client stops reading is ended as too slow).
-    const draining = [onA, onB].map((watch) => watch.until(() => !writing, 140_000));
+    const draining = [onA, onB].map((watch) => watch.until(() => !writing, 230_000));
     const writer = async (w: number) => {
       const client = clients[w % 2] as (typeof clients)[0];
       for (let i = w; i < writes; i += writers) {
