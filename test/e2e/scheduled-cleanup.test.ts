@@ -2,12 +2,13 @@
 // run each interval's cleanup on exactly one of them, coordinated by the job row on the database
 // clock; kill -9 the replica in the middle of a run and another takes the job over within one
 // interval plus the lease time, and finishes it batch by batch while Saves go on without failing.
-import pg from "pg";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { dropServiceTable, postgresUrl } from "../support/databases.js";
+import { postgresUrl } from "../support/databases.js";
 import { skipEachWithoutPostgres } from "../support/postgres-only.js";
 import { readmeSnippet } from "../support/readme.js";
-import { clientFor, type Service, startService, stop } from "../support/service.js";
+import { type Replicas, startReplicas } from "../support/replicas.js";
+import { clientFor } from "../support/service.js";
 
 const intervalMs = 1000;
 const leaseMs = 2000;
@@ -15,33 +16,27 @@ const leaseMs = 2000;
 // Two processes cannot share a PGlite data directory: replicas exist only on PostgreSQL.
 describe("scheduled cleanup on three server processes, one PostgreSQL", () => {
   skipEachWithoutPostgres("PGlite is one process");
-  const table = `sched_${process.pid}`;
-  const replicas = new Map<string, Service>();
+  const names = ["a", "b", "c"];
+  let replicas: Replicas;
+  let table: string;
   let admin: pg.Client;
 
   beforeAll(async () => {
     if (!postgresUrl) return;
-    admin = new pg.Client({ connectionString: postgresUrl });
-    await admin.connect();
-    const args = (name: string) => [
-      ...["--database-url", postgresUrl as string, "--table", table, "--replica-name", name],
+    replicas = await startReplicas(postgresUrl, "direct", names, [
       ...["--cleanup-interval-ms", String(intervalMs), "--cleanup-lease-ms", String(leaseMs)],
       ...["--cleanup-batch-size", "25"],
-    ];
-    const names = ["a", "b", "c"];
-    const started = await Promise.all(names.map((name) => startService(args(name))));
-    for (const [i, name] of names.entries()) replicas.set(name, started[i] as Service);
+    ]);
+    ({ table, admin } = replicas);
   }, 90_000);
   afterAll(async () => {
     if (!postgresUrl) return;
-    await Promise.all([...replicas.values()].map((service) => stop(service)));
-    await dropServiceTable(admin, table);
-    await admin.end();
+    await replicas?.stop();
   });
 
   /** Every run each replica logged, whoever ran it (a killed replica's lines up to its death). */
   const loggedRuns = () =>
-    [...replicas.values()]
+    replicas.services
       .flatMap((service) => service.lines())
       .filter((line) => String(line.msg).startsWith("scheduled cleanup ran"))
       .map((line) => ({
@@ -84,8 +79,8 @@ describe("scheduled cleanup on three server processes, one PostgreSQL", () => {
 
     // README's log line and queries say what the replicas write.
     const line = replicas
-      .get(runs[0]?.replica as string)
-      ?.lines()
+      .named(runs[0]?.replica as string)
+      .lines()
       .find((logged) => logged.msg === "scheduled cleanup ran");
     const documented = JSON.parse(readmeSnippet("scheduled-cleanup-log", "json"));
     expect(Object.keys(line ?? {}).filter((key) => !["time", "pid", "hostname"].includes(key))).toEqual(
@@ -94,7 +89,7 @@ describe("scheduled cleanup on three server processes, one PostgreSQL", () => {
     const [last, sample] = (await admin.query(
       readmeSnippet("scheduled-cleanup-sql", "sql").replaceAll("isotope_sessions", table),
     )) as unknown as pg.QueryResult[];
-    expect(["a", "b", "c"]).toContain(last?.rows[0]?.last_replica);
+    expect(names).toContain(last?.rows[0]?.last_replica);
     expect(last?.rows[0]).toMatchObject({ last_expired: "0", last_purged: "0", last_error: null });
     expect(sample?.rows[0]).toMatchObject({ active: "0", expired: "0" });
   });
@@ -117,11 +112,13 @@ describe("scheduled cleanup on three server processes, one PostgreSQL", () => {
       },
       { timeout: 10_000, interval: 10 },
     );
-    const killed = replicas.get(holder?.holder as string) as Service;
+    const killed = replicas.named(holder?.holder as string);
     killed.child.kill("SIGKILL");
     await killed.exited;
     const killedAt = (await admin.query<{ now: Date }>("SELECT now()")).rows[0]?.now as Date;
-    const survivors = [...replicas].filter(([, service]) => service !== killed);
+    const survivors = names
+      .filter((name) => name !== holder?.holder)
+      .map((name) => [name, replicas.named(name)] as const);
 
     // Saves through the survivors, while the cleanup goes on.
     let saving = true;

@@ -13,7 +13,10 @@ import { type Service, startService, stop } from "./service.js";
 export type Route = "direct" | "pgbouncer";
 
 export interface Replicas {
+  /** In the order of their names. */
   services: Service[];
+  /** The replica started as `--replica-name name` (the name its logs and the jobs table show). */
+  named(name: string): Service;
   /** The table they share (dropped by stop()). */
   table: string;
   /** The PgBouncer in front of the database, on the "pgbouncer" route. */
@@ -29,11 +32,15 @@ export interface Replicas {
   stop(): Promise<void>;
 }
 
-/** Starts `count` replicas of the service on a table of their own in the database of `databaseUrl`. */
+/**
+ * Starts replicas of the service on a table of their own in the database of `databaseUrl`: `names`
+ * says how many (named r0, r1, …) or what they are called. Stop or kill one with service.ts's
+ * `stop(replicas.named(…))` or its `child`; `stop()` ends the rest and drops the table.
+ */
 export async function startReplicas(
   databaseUrl: string,
   route: Route,
-  count = 3,
+  names: number | string[] = 3,
   extraArgs: string[] = [],
 ): Promise<Replicas> {
   const table = `rep_${route}_${process.pid}_${Math.random().toString(36).slice(2, 6)}`;
@@ -46,7 +53,8 @@ export async function startReplicas(
   ];
   const admin = new pg.Client({ connectionString: databaseUrl });
   await admin.connect();
-  const started = await Promise.allSettled(Array.from({ length: count }, (_, i) => startService(args(`r${i}`))));
+  const called = typeof names === "number" ? Array.from({ length: names }, (_, i) => `r${i}`) : names;
+  const started = await Promise.allSettled(called.map((name) => startService(args(name))));
   const services = started.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
   const failed = started.find((result) => result.status === "rejected");
   const stopAll = async () => {
@@ -62,6 +70,11 @@ export async function startReplicas(
   const transports = services.map((service) => createGrpcTransport({ baseUrl: `http://127.0.0.1:${service.port}` }));
   return {
     services,
+    named: (name) => {
+      const service = services[called.indexOf(name)];
+      if (service === undefined) throw new Error(`no replica is named ${name}: ${called.join(", ")}`);
+      return service;
+    },
     table,
     pooler,
     roundRobin: () => createClient(SessionService, rotating(transports)),
