@@ -71,7 +71,8 @@ export const storageSettings = {
   },
   /**
    * The database URL leads to a transaction-mode pooler (PgBouncer): no named prepared statements,
-   * no session settings at connect (the statement timeout is enforced by cancelling): src/db/postgres.ts.
+   * no session settings at connect (the statement timeout is enforced by cancelling):
+   * src/db/postgres.ts, postgres-statements.ts.
    */
   transactionPooler: {
     flag: "transaction-pooler",
