@@ -51,6 +51,14 @@ export const components = {
       schema: { type: "string", minLength: 1 },
       description: "The session key, percent-encoded.",
     },
+    IdempotencyKey: {
+      name: "Idempotency-Key",
+      in: "header",
+      schema: { type: "string", minLength: 1, maxLength: 128, pattern: "^[!-~]+$" },
+      description:
+        "The write's request_id: a repeat within the server's window applies nothing and answers as the first did; " +
+        "the same key with another request is 400.",
+    },
     IncludeInactive: query("include_inactive", { type: "boolean", default: false }, "Include soft-deleted sessions."),
     BatchSize: query("batch_size", { type: "integer", minimum: 1, maximum: 10000 }, "Rows per batch."),
     MetadataFilter: query(

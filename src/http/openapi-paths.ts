@@ -71,6 +71,7 @@ export const paths = {
       description:
         "Creates or replaces the session's data (reactivating a soft-deleted one). Unset metadata keeps the stored " +
         "metadata; no expiry = never expires. expected_version makes it a compare-and-set (0 = must not exist).",
+      parameters: [parameter("IdempotencyKey")],
       requestBody: { required: true, ...json(ref("SaveBody")) },
       responses: {
         "200": { description: "Replaced.", ...json(ref("SaveResult")) },
@@ -88,6 +89,7 @@ export const paths = {
       operationId: "deleteSession",
       description: "Soft by default (a later save revives it); hard=true removes the row.",
       parameters: [
+        parameter("IdempotencyKey"),
         query("hard", { type: "boolean", default: false }, "Remove the row."),
         query("allow_missing", { type: "boolean", default: false }, "deleted=false instead of 404 when missing."),
       ],
