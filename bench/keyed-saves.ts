@@ -7,8 +7,10 @@
  * - "plain SQL, keyed": the simplest correct retry-safe Save on plain tables — a transaction that
  *   inserts the key (ON CONFLICT DO NOTHING) and, when it was new, upserts the row and records the
  *   answer: what an engine that hand-rolls idempotency pays;
- * - "service": the compiled server, Saves without a `request_id` (group commit);
- * - "service, keyed": the same server, every Save with a fresh `request_id` (as the clients send).
+ * - "service": the compiled server through the product's TypeScript client with `requestIds:
+ *   false` (Saves without a `request_id`);
+ * - "service, keyed": the same server and client as users get it: every Save with a fresh
+ *   `request_id`.
  *
  * Figures per turn: Saves/s, latency, PostgreSQL's CPU per Save (the server's too, on its turns);
  * ratios of the medians are within one run.
@@ -18,10 +20,8 @@
  * (per turn, default 5), BENCH_ROUNDS (default 3), BENCH_CONCURRENCY (default 32).
  */
 import { randomUUID } from "node:crypto";
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import pg from "pg";
-import { SessionService } from "../gen/isotope/session/v1/session_pb.js";
+import { createSessionClient } from "../packages/client/src/index.js";
 import { cpuSeconds, type PostgresCpu, watchPostgresCpu } from "./cpu.js";
 import { benchDatabases } from "./data-set.js";
 import { spawnServer } from "./server.js";
@@ -79,7 +79,8 @@ await resetTables();
 await createPlainTables();
 const pool = new pg.Pool({ connectionString: databaseUrl, max: poolMax });
 const server = await spawnServer(["--database-url", databaseUrl, "--table", table, "--pool-max", String(poolMax)]);
-const client = createClient(SessionService, createGrpcTransport({ baseUrl: server.url }));
+const unkeyed = createSessionClient({ baseUrl: server.url, requestIds: false });
+const keyed = createSessionClient({ baseUrl: server.url });
 
 type Turn = "plain SQL" | "plain SQL, keyed" | "service" | "service, keyed";
 const turns: Turn[] = ["plain SQL", "plain SQL, keyed", "service", "service, keyed"];
@@ -102,9 +103,8 @@ const calls: Record<Turn, (index: number) => Promise<unknown>> = {
       connection.release();
     }
   },
-  service: (index) => client.save({ sessionId: sessionId(index), data: nextDocument(index) }),
-  "service, keyed": (index) =>
-    client.save({ sessionId: sessionId(index), data: nextDocument(index), requestId: randomUUID() }),
+  service: (index) => unkeyed.save({ sessionId: sessionId(index), data: nextDocument(index) }),
+  "service, keyed": (index) => keyed.save({ sessionId: sessionId(index), data: nextDocument(index) }),
 };
 
 type Figure = "savesPerSecond" | "postgresCpuUs" | "serverCpuUs";

@@ -29,21 +29,30 @@ export function sessionId(value: string, field = "session_id"): string {
 
 /**
  * A write's request_id as its RequestKey, or undefined when empty: 1–128 printable ASCII
- * characters. The hash covers the RPC and every other field of the request (its binary form, as
- * the client sent it: a retry sends the same bytes), so the key with another request is refused.
+ * characters. The hash covers the RPC and every other field of the request, so the key with
+ * another request is refused: the JSON documents by the JSON text validation already made of them
+ * (`documents`: field name → its text, undefined when unset), everything else by its binary form.
+ * Either is what the client sent (a retry sends the same bytes), and hashing the text spares
+ * encoding a large Struct a second time (~50 µs for a 4.5 KB session).
  */
 export function requestKey<Desc extends DescMessage>(
   method: string,
   schema: Desc,
   request: MessageShape<Desc> & { requestId: string },
+  documents: Record<string, string | undefined> = {},
 ): RequestKey | undefined {
   const id = request.requestId;
   if (id === "") return undefined;
   if (id.length > 128) throw invalidArgument("request_id", "must be at most 128 characters");
   if (!/^[\x21-\x7e]+$/.test(id)) throw invalidArgument("request_id", "must be printable ASCII without spaces");
-  const bytes = toBinary(schema, { ...request, requestId: "" });
-  const hash = createHash("sha256").update(method).update("\0").update(bytes).digest("base64");
-  return { id, method, hash };
+  const rest: Record<string, unknown> = { ...request, requestId: "" };
+  const hash = createHash("sha256").update(method);
+  for (const [field, json] of Object.entries(documents)) {
+    rest[field] = Array.isArray(rest[field]) ? [] : undefined;
+    hash.update(json === undefined ? `\0${field}\0` : `\0${field}=`).update(json ?? "");
+  }
+  hash.update("\0").update(toBinary(schema, rest as MessageShape<Desc>));
+  return { id, method, hash: hash.digest("base64") };
 }
 
 /**

@@ -52,7 +52,10 @@ export function createWriteHandlers({ repository, limits }: HandlerDeps): Writes
         throw validate.invalidArgument("expected_version", "must be 0 (must not exist) or a stored version");
       }
       const expiry = validate.expiry(req.expiry);
-      const requestKey = validate.requestKey("Save", SaveRequestSchema, req);
+      const requestKey = validate.requestKey("Save", SaveRequestSchema, req, {
+        data: dataJson,
+        metadata: metadataJson,
+      });
       const result = await keyed(
         repository.save(
           {
@@ -102,7 +105,10 @@ export function createWriteHandlers({ repository, limits }: HandlerDeps): Writes
             setJson: Object.keys(set).length > 0 ? JSON.stringify(set) : undefined,
             removeKeys,
             expectedVersion: req.expectedVersion,
-            requestKey: validate.requestKey("Append", AppendRequestSchema, req),
+            requestKey: validate.requestKey("Append", AppendRequestSchema, req, {
+              messages: messagesJson,
+              patch: req.patch === undefined ? undefined : patchJson,
+            }),
             fencingToken: optionalFencingToken(req.fencingToken),
           },
           ctx.signal,
