@@ -19,6 +19,11 @@
  *   checked in the write's own transaction; otherwise it throws FencedOffError and changes nothing.
  */
 import { DatabaseUnavailableError } from "../../db/errors.js";
+import type { StackStatus } from "./stack-status.js";
+import type { LeaseResult, RequestKey } from "./write-guards.js";
+
+export type { CacheStatus, SpoolStatus, StackStatus } from "./stack-status.js";
+export { FencedOffError, type Lease, type LeaseResult, RequestIdReusedError, type RequestKey } from "./write-guards.js";
 
 /** Microseconds since 1970-01-01T00:00:00Z, as the database computed them. */
 export type Micros = bigint;
@@ -56,18 +61,6 @@ export interface LoadKey {
 export type Loaded = StoredSession | "current" | undefined;
 
 export type Expiry = { kind: "never" } | { kind: "in"; micros: bigint } | { kind: "at"; micros: Micros };
-
-/**
- * A write's idempotency key (request_id): the write and the key's record commit together, so a
- * repeat within the window applies nothing and gets the first result (request-keys.ts).
- */
-export interface RequestKey {
-  id: string;
-  /** The RPC, for the record ("Save", "Append", ...). */
-  method: string;
-  /** A hash of the whole request but its key: the same key with another request is refused. */
-  hash: string;
-}
 
 export interface SaveInput {
   sessionId: string;
@@ -262,44 +255,6 @@ export interface SessionRepository {
   close(): Promise<void>;
 }
 
-export interface Lease {
-  sessionId: string;
-  holder: string;
-  token: bigint;
-  expiresAt: Micros;
-}
-
-export type LeaseResult =
-  | { kind: "held"; lease: Lease }
-  /** Another holder's unexpired lease (acquire). */
-  | { kind: "taken"; current: Lease }
-  /** The caller no longer holds it (renew); `current` is the live lease, if anyone's. */
-  | { kind: "lost"; current: Lease | undefined };
-
-export interface CacheStatus {
-  enabled: boolean;
-  /** Every hit is proven current in the database first, so this is always true. */
-  coherent: boolean;
-  maxBytes: number;
-  hits: number;
-  misses: number;
-  entries: number;
-  bytes: number;
-}
-
-export interface SpoolStatus {
-  pending: number;
-  spooled: number;
-  replayed: number;
-  conflicts: number;
-}
-
-/** What each layer of a stack reports; a layer that is not in the stack reports nothing. */
-export interface StackStatus {
-  cache?: CacheStatus;
-  spool?: SpoolStatus;
-}
-
 /**
  * A read across sessions (List, Restore, Statistics, Cleanup) refused because this replica's
  * spool holds acknowledged writes it cannot replay yet: the answer would silently miss them.
@@ -307,30 +262,5 @@ export interface StackStatus {
 export class SpooledWritesPendingError extends DatabaseUnavailableError {
   constructor(readonly pending: number) {
     super(`${pending} spooled write${pending === 1 ? "" : "s"} not yet replayed to the database`, undefined);
-  }
-}
-
-/** A request_id already used, within the window, by a different request: nothing was written. */
-export class RequestIdReusedError extends Error {
-  constructor(readonly requestId: string) {
-    super(`request_id "${requestId}" was already used for a different request`);
-  }
-}
-
-/** A write whose fencing token is not the session's newest: nothing was written. */
-export class FencedOffError extends Error {
-  constructor(
-    readonly sessionId: string,
-    readonly token: bigint,
-    readonly newest: bigint,
-    /** The live lease, when someone holds one. */
-    readonly current: Lease | undefined,
-  ) {
-    const holder = current ? `held by "${current.holder}"` : "not held";
-    super(
-      token < newest
-        ? `session "${sessionId}": fencing token ${token} is older than the session's newest (${newest}), ${holder}`
-        : `session "${sessionId}": fencing token ${token} was never issued (newest is ${newest}), ${holder}`,
-    );
   }
 }
