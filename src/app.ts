@@ -11,10 +11,9 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { createAdminService } from "./admin/admin-service.js";
 import { createAdminPage } from "./admin/page.js";
+import { openFailure, opening, portFailure, StartupError } from "./app-startup.js";
 import type { Config } from "./config/load-config.js";
-import { DataDirectoryError } from "./db/data-dir.js";
 import type { Db } from "./db/database.js";
-import { DatabaseUnavailableError } from "./db/errors.js";
 import { migrate } from "./db/migrate.js";
 import { openDatabase } from "./db/open.js";
 import type { ChangeFeed } from "./feed/contract.js";
@@ -64,11 +63,6 @@ export interface AppDeps {
    * Without it, `listen` binds.
    */
   bindFirst?: { port: number; host?: string };
-}
-
-/** A start-up failure an operator can act on: `message` is one sentence — what, where, what to do. */
-export class StartupError extends Error {
-  override readonly name = "StartupError";
 }
 
 export interface App {
@@ -242,56 +236,4 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
       if (deps.db === undefined) await db.close();
     },
   };
-}
-
-/**
- * A stand-in for something being opened: until `open(value)`, touching any member throws
- * DatabaseUnavailableError (a call gets UNAVAILABLE, and may retry); from then on each member is the
- * value's. A Proxy rather than a list of methods: before opening, every member's answer is the same.
- */
-function opening<T extends object>(): { standIn: T; open(value: T): void } {
-  let target: T | undefined;
-  const bound = new Map<PropertyKey, unknown>();
-  const standIn = new Proxy({} as T, {
-    get(_, key) {
-      if (target === undefined) throw new DatabaseUnavailableError("the database is still opening", undefined);
-      const member = Reflect.get(target, key, target);
-      if (typeof member !== "function") return member;
-      if (!bound.has(key)) bound.set(key, member.bind(target));
-      return bound.get(key);
-    },
-  });
-  return {
-    standIn,
-    open(value) {
-      target = value;
-    },
-  };
-}
-
-function portFailure(error: unknown, port: number, host: string | undefined): string {
-  const where = `port ${port} on ${host ?? "all interfaces"}`;
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === "EADDRINUSE")
-    return `${where} is already in use (EADDRINUSE): stop whatever listens there, or choose another --port`;
-  if (code === "EACCES")
-    return `${where} may not be bound by this user (EACCES): choose a --port above 1023, or run with the privilege to bind it`;
-  if (code === "EADDRNOTAVAIL")
-    return `cannot listen on ${where}: ${host} is not an address of this machine (EADDRNOTAVAIL): choose another --host`;
-  return `cannot listen on ${where} (${code ?? (error as Error).message}): choose another --port or --host`;
-}
-
-function openFailure(error: unknown, database: AppConfig["database"]): Error {
-  if (error instanceof DataDirectoryError) return new StartupError(error.message, { cause: error });
-  if (error instanceof DatabaseUnavailableError) {
-    const where =
-      database.kind === "embedded"
-        ? `the embedded database in ${database.dataDir}`
-        : "the PostgreSQL server configured";
-    return new StartupError(
-      `cannot reach ${where} (${error.message}): check that it runs and the connection settings`,
-      { cause: error },
-    );
-  }
-  return error instanceof Error ? error : new Error(String(error));
 }

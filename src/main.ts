@@ -4,7 +4,8 @@
  * listed), 1 when start-up fails — with one readable line on stderr besides the JSON log.
  */
 import pino from "pino";
-import { createApp, StartupError } from "./app.js";
+import { createApp } from "./app.js";
+import { StartupError } from "./app-startup.js";
 import { type Config, ConfigError, loadConfig } from "./config/load-config.js";
 import { readTlsMaterial, type TlsMaterial } from "./transport/tls.js";
 
