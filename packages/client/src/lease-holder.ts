@@ -82,6 +82,14 @@ export function createLeaseHolder(client: SessionClient, options: LeaseHolderOpt
       }
     }
   };
+  /**
+   * Whether the session itself may have expired by now (its own expires_at, not the lease's): then
+   * only the service can say — it answers NOT_FOUND once the database's clock has passed it. The
+   * same share of the ttl is kept back for the distance between this clock and the database's.
+   */
+  const mayHaveExpired = (copy: Session) =>
+    copy.expiresAt !== undefined &&
+    Date.now() >= Number(copy.expiresAt.seconds) * 1000 + copy.expiresAt.nanos / 1e6 - ttlMs * safetyShare;
   const granted = (lease: Lease | undefined, askedAt: number): Held => {
     if (lease === undefined) throw new ConnectError("the service answered without a lease", Code.Internal);
     return { lease, deadline: askedAt + ttlMs * (1 - safetyShare), copy: undefined };
@@ -138,7 +146,7 @@ export function createLeaseHolder(client: SessionClient, options: LeaseHolderOpt
     },
     async load(sessionId) {
       const entry = live(sessionId);
-      if (entry?.copy !== undefined) {
+      if (entry?.copy !== undefined && !mayHaveExpired(entry.copy)) {
         keep(sessionId, entry, entry.copy);
         return entry.copy;
       }

@@ -70,6 +70,22 @@ describe("createLeaseHolder", () => {
     expect((await next.load("taken"))?.data).toEqual({ by: "next" });
   });
 
+  it("does not serve a copy once the session itself may have expired: the service says it is gone", async () => {
+    const { client, sent } = countingClient();
+    // A lease of 5 s keeps 0.5 s back for clock distance; the session expires in 2 s.
+    const engine = createLeaseHolder(client, { holder: "expiring", ttlMs: 5000 });
+    const expiresIn = { case: "expiresIn" as const, value: { seconds: 2n } };
+    await client.save({ sessionId: "short-lived", data: { v: 1 }, expiry: expiresIn });
+    await engine.acquire("short-lived");
+    const afterAcquire = sent.loads;
+    expect((await engine.load("short-lived"))?.data).toEqual({ v: 1 });
+    expect(sent.loads).toBe(afterAcquire);
+    await sleep(2100);
+    expect(engine.holds("short-lived")).toBe(true); // the lease still lives; the session does not
+    expect(await engine.load("short-lived")).toBeUndefined();
+    expect(sent.loads).toBe(afterAcquire + 1);
+  });
+
   it("keeps at most maxSessions copies, the least recently used out first", async () => {
     const { client, sent } = countingClient();
     const engine = createLeaseHolder(client, { holder: "bounded", ttlMs: 60_000, maxSessions: 2 });
