@@ -333,6 +333,26 @@ class LeaseTest(unittest.TestCase):
         self.assertEqual(engine.load("py-lapse"), {"turn": 0})
         self.assertEqual(sent.loads, before + 1)
 
+    def test_the_copy_is_not_served_once_the_session_itself_may_have_expired(self):
+        counted, sent = counting_manager()
+        engine = counted.lease_holder("expiring", 5)  # 0.5 s kept back for the clocks' distance
+        self.assertTrue(self.manager.save_session("py-short", {"v": 1}, expires_in_hours=2 / 3600))
+        engine.acquire("py-short")
+        before = sent.loads
+        self.assertEqual(engine.load("py-short"), {"v": 1})
+        self.assertEqual(sent.loads, before)
+        time.sleep(2.1)
+        self.assertTrue(engine.holds("py-short"))  # the lease lives on; the session does not
+        self.assertIsNone(engine.load("py-short"))
+        self.assertEqual(sent.loads, before + 1)
+        # What the holder saves with an expiry is judged by that expiry too.
+        self.assertTrue(engine.save("py-short", {"v": 2}, expires_in_hours=1.5 / 3600))
+        self.assertEqual(engine.load("py-short"), {"v": 2})
+        self.assertEqual(sent.loads, before + 1)
+        time.sleep(1.6)
+        self.assertIsNone(engine.load("py-short"))
+        self.assertEqual(sent.loads, before + 2)
+
     def test_once_another_takes_the_session_over_the_old_holder_is_refused_and_reads_the_service(self):
         counted, sent = counting_manager()
         old = counted.lease_holder("engine-1", 60)

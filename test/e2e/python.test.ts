@@ -61,7 +61,7 @@ describe("the Python SessionManager", () => {
           cwd: clientDir,
           env: target,
         });
-        expect(stderr).toMatch(/Ran 20 tests[\s\S]*OK/);
+        expect(stderr).toMatch(/Ran 21 tests[\s\S]*OK/);
       } finally {
         if (own !== server) await own.stop();
       }

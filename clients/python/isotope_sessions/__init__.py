@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from . import _convert as convert
 from ._connect import Connection
@@ -96,9 +96,25 @@ class SessionManager(Connection):
     def load_session(self, session_id: str, last_messages: Optional[int] = None) -> Optional[Dict[str, Any]]:
         """The session's data, or None. Not in the seed: ``last_messages`` keeps only the last N of
         data["messages"] (a warm-up window for a long conversation)."""
+        session = self._load(session_id, last_messages)
+        return None if session is None else convert.from_struct(session.data)
+
+    def _load_copy(self, session_id: str) -> Optional[Tuple[Dict[str, Any], Optional[float]]]:
+        """For a lease holder: the session's data and its own expiry (time.time() seconds, None for
+        never), or None (``last_error`` set when the call failed)."""
+        session = self._load(session_id)
+        if session is None:
+            return None
+        expires = (
+            session.expires_at.ToDatetime(tzinfo=_dt.timezone.utc).timestamp() if session.HasField("expires_at") else None
+        )
+        return convert.from_struct(session.data), expires
+
+    def _load(self, session_id: str, last_messages: Optional[int] = None) -> Optional[pb.Session]:
+        """load_session's call: the Session message, or None (``last_error`` set when it failed)."""
         try:
             request = pb.LoadRequest(session_id=session_id, last_messages=last_messages or 0)
-            return convert.from_struct(self._call("Load", request).session.data)
+            return self._call("Load", request).session
         except grpc.RpcError as error:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 self.last_error = None

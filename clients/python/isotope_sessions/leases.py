@@ -19,6 +19,7 @@ Only the standard library here: SessionManager (the package's __init__) does the
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
 import threading
 import time
@@ -63,12 +64,13 @@ def lease_refused(session_id: str, error: str, holder: Optional[str]) -> Dict[st
 
 
 class _Held:
-    __slots__ = ("lease", "deadline", "copy", "writes")
+    __slots__ = ("lease", "deadline", "copy", "expires", "writes")
 
     def __init__(self, lease: Dict[str, Any], deadline: float):
         self.lease = lease
         self.deadline = deadline  # time.monotonic() past which the lease may have lapsed
         self.copy: Optional[Dict[str, Any]] = None
+        self.expires: Optional[float] = None  # the session's own expiry (time.time()), None: never
         self.writes = 0  # bumped around each write, so a load that raced one does not keep its answer
 
 
@@ -106,10 +108,11 @@ class LeaseHolder:
                 self._forget(lapsed)
             self._forget(session_id)
             self._held[session_id] = entry
-        copy = self.manager.load_session(session_id)
+        loaded = self.manager._load_copy(session_id)
         with self._lock:
-            if copy is not None and self._live(session_id) is entry and entry.writes == 0:
-                self._keep(session_id, entry, copy)
+            if loaded is not None and self._live(session_id) is entry and entry.writes == 0:
+                self._keep(session_id, entry, loaded[0])
+                entry.expires = loaded[1]
         return lease
 
     def renew(self, session_id: str) -> Dict[str, Any]:
@@ -151,25 +154,33 @@ class LeaseHolder:
         (as load_session: None when there is none)."""
         with self._lock:
             entry = self._live(session_id)
-            if entry is not None and entry.copy is not None:
+            if entry is not None and entry.copy is not None and not self._may_have_expired(entry):
                 self._held.move_to_end(session_id)
                 return entry.copy
             writes = entry.writes if entry is not None else 0
-        data = self.manager.load_session(session_id)
-        if data is not None and entry is not None:
+        loaded = self.manager._load_copy(session_id)
+        if loaded is not None and entry is not None:
             with self._lock:
                 if self._live(session_id) is entry and entry.writes == writes:
-                    self._keep(session_id, entry, data)
-        return data
+                    self._keep(session_id, entry, loaded[0])
+                    entry.expires = loaded[1]
+        return None if loaded is None else loaded[0]
 
     def save(self, session_id: str, session_data: Dict[str, Any], metadata: Optional[Dict[str, Any]] = None,
              expires_in_hours: Optional[float] = None) -> bool:
         """save_session under the lease; the copy becomes the data as stored (a JSON copy: changing
         ``session_data`` afterwards does not change it). False when the call failed (copy dropped)."""
+        # Taken before the call, so it is no later than the database's expiry.
+        expires = None if expires_in_hours is None else time.time() + expires_in_hours * 3600
+
+        def copy_after(stored: Optional[Dict[str, Any]], entry: _Held) -> Optional[Dict[str, Any]]:
+            entry.expires = expires
+            return stored
+
         stored = self._fenced(
             session_id,
             lambda token: self.manager._save(session_id, session_data, metadata, expires_in_hours, token, True),
-            lambda stored, entry: stored,
+            copy_after,
         )
         return stored is not None
 
@@ -184,10 +195,16 @@ class LeaseHolder:
 
     def touch(self, session_id: str, expires_in_hours: Optional[float] = None) -> Optional[str]:
         """touch_session under the lease; the copy stays (its data did not change) unless it failed."""
+        def copy_after(expires_at: Optional[str], entry: _Held) -> Optional[Dict[str, Any]]:
+            if expires_at is None:
+                return None
+            entry.expires = None if expires_at == "never" else _dt.datetime.fromisoformat(expires_at).timestamp()
+            return entry.copy
+
         return self._fenced(
             session_id,
             lambda token: self.manager.touch_session(session_id, expires_in_hours, fencing_token=token),
-            lambda expires_at, entry: entry.copy if expires_at is not None else None,
+            copy_after,
         )
 
     def delete(self, session_id: str, soft_delete: bool = True) -> bool:
@@ -199,6 +216,11 @@ class LeaseHolder:
         )
 
     # --- bookkeeping (callers hold self._lock) ---------------------------------------------------
+
+    def _may_have_expired(self, entry: _Held) -> bool:
+        """Whether the session itself may have expired (its own expiry, not the lease's): then only
+        the service can say. The same tenth of the ttl is kept back for the clocks' distance."""
+        return entry.expires is not None and time.time() >= entry.expires - self.ttl_seconds * SAFETY_SHARE
 
     def _live(self, session_id: str) -> Optional[_Held]:
         entry = self._held.get(session_id)
