@@ -46,7 +46,7 @@ describe.each(backends())("migrations on $name", (backend) => {
   afterAll(async () => cleanup());
 
   it("creates the seed's table with its four indexes, the keyset and metadata indexes, once", async () => {
-    expect((await migrate(db, { table: "fresh" }, log)).applied).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect((await migrate(db, { table: "fresh" }, log)).applied).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
     expect(await indexNames(db, "fresh")).toEqual([
       "fresh_pkey",
       "idx_fresh_created_at",
@@ -64,6 +64,11 @@ describe.each(backends())("migrations on $name", (backend) => {
       "SELECT tgname FROM pg_trigger WHERE tgrelid = 'fresh'::regclass AND NOT tgisinternal ORDER BY tgname",
     );
     expect(rows.map((row) => row.tgname)).toEqual(["fresh_mh"]);
+    // Keys' rows keep room on their page for the answer their claim's transaction writes (0011).
+    const options = await db.query<{ reloptions: string[] | null }>(
+      "SELECT reloptions FROM pg_class WHERE oid = 'fresh_reqids'::regclass",
+    );
+    expect(options.rows[0]?.reloptions).toEqual(["fillfactor=50"]);
   });
 
   it("adopts a table the seed's manager made, rows intact", async () => {
@@ -73,7 +78,7 @@ describe.each(backends())("migrations on $name", (backend) => {
        VALUES ('legacy', '{"messages":[{"type":"human","content":"你好"}],"files":{},"extra_key":1}',
                '{"name":"旧会话","user_id":"user123"}', '2024-01-02 03:04:05', '2024-01-02 03:04:05', NULL)`,
     );
-    expect((await migrate(db, { table: "isotope_sessions" }, log)).applied).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect((await migrate(db, { table: "isotope_sessions" }, log)).applied).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
     const repo = createSessionRepository(db, "isotope_sessions");
     const legacy = await repo.load("legacy", false);
     expect(JSON.parse(legacy?.dataJson ?? "")).toMatchObject({ extra_key: 1, files: {} });
