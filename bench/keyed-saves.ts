@@ -141,11 +141,23 @@ async function turn(name: Turn) {
   await sleep(500);
 }
 
+/** How many of the key rows' answers stayed on their page (HOT updates; migration 0011). */
+async function hotShare(): Promise<string> {
+  await sleep(1000); // the statistics collector lags the commits
+  const { rows } = await pool.query<{ upd: string; hot: string }>(
+    "SELECT n_tup_upd::text AS upd, n_tup_hot_upd::text AS hot FROM pg_stat_user_tables WHERE relname = $1",
+    [`${table}_reqids`],
+  );
+  const [upd, hot] = [Number(rows[0]?.upd ?? 0), Number(rows[0]?.hot ?? 0)];
+  return `${hot} of ${upd} key answers written in place (HOT): ${((hot / Math.max(1, upd)) * 100).toFixed(0)} %`;
+}
+
 try {
   for (let round = 1; round <= rounds; round++) {
     console.log(`round ${round}`);
     for (const name of turns) await turn(name);
   }
+  console.log(await hotShare());
 } finally {
   await server.stop();
   await pool.end();
