@@ -167,7 +167,8 @@ describe("retries", () => {
       retry: { maxAttempts: 2, initialBackoffMs: 1 },
       interceptors: [
         (next) => (req) => {
-          sent.push(`${req.method.name} ${(req.message as { requestId: string }).requestId}`);
+          if (!req.stream)
+            sent.push(`${req.method.name} ${(req.message as unknown as { requestId: string }).requestId}`);
           return next(req);
         },
       ],
