@@ -102,3 +102,24 @@ export function watchPostgresCpu(databases: string[], sampleMs = 500): { stop():
     },
   };
 }
+
+/**
+ * closedLoop's window over one server process and PostgreSQL (`databases`): once it has closed,
+ * `used` holds the CPU seconds each spent while it was open.
+ */
+export function cpuWindow(pid: number, databases: string[]) {
+  let atOpen = 0;
+  let postgres: { stop(): PostgresCpu } | undefined;
+  const used = { server: 0, postgres: Number.NaN };
+  return {
+    used,
+    opened() {
+      atOpen = cpuSeconds(pid);
+      postgres = watchPostgresCpu(databases);
+    },
+    closed() {
+      used.server = cpuSeconds(pid) - atOpen;
+      used.postgres = postgres?.stop().seconds ?? Number.NaN;
+    },
+  };
+}

@@ -15,7 +15,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import pg from "pg";
 import { SessionService } from "../gen/isotope/session/v1/session_pb.js";
-import { cpuSeconds, type PostgresCpu, watchPostgresCpu } from "./cpu.js";
+import { cpuWindow } from "./cpu.js";
 import { benchDatabases } from "./data-set.js";
 import { spawnServer } from "./server.js";
 import { closedLoop, metadataFor, nextDocument, sessionId, sleep } from "./workload.js";
@@ -63,24 +63,13 @@ async function turn(name: Turn) {
     });
   }
   const pid = target.child.pid as number;
-  let cpuAtOpen = 0;
-  let cpuUsed = 0;
-  let postgres: { stop(): PostgresCpu } | undefined;
-  let postgresUsed = 0;
+  const window = cpuWindow(pid, benchDatabases(databaseUrl));
   const figures = await closedLoop(
     (_, index) => client.save({ sessionId: sessionId(index), data: nextDocument(index), metadata: metadataFor(index) }),
     { workload: "save", concurrency, warmupMs: 1000, durationMs: seconds * 1000, sessions },
-    {
-      opened() {
-        cpuAtOpen = cpuSeconds(pid);
-        postgres = watchPostgresCpu(benchDatabases(databaseUrl));
-      },
-      closed() {
-        cpuUsed = cpuSeconds(pid) - cpuAtOpen;
-        postgresUsed = postgres?.stop().seconds ?? Number.NaN;
-      },
-    },
+    window,
   );
+  const { server: cpuUsed, postgres: postgresUsed } = window.used;
   watch.abort();
   const list = results.get(name) ?? [];
   list.push({

@@ -22,7 +22,7 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { createSessionClient } from "../packages/client/src/index.js";
-import { cpuSeconds, type PostgresCpu, watchPostgresCpu } from "./cpu.js";
+import { cpuWindow } from "./cpu.js";
 import { benchDatabases } from "./data-set.js";
 import { spawnServer } from "./server.js";
 import { closedLoop, nextDocument, sessionId, sleep } from "./workload.js";
@@ -112,24 +112,13 @@ const results = new Map<Turn, Array<Record<Figure, number>>>();
 
 async function turn(name: Turn) {
   const pid = server.child.pid as number;
-  let cpuAtOpen = 0;
-  let cpuUsed = 0;
-  let postgres: { stop(): PostgresCpu } | undefined;
-  let postgresUsed = 0;
+  const window = cpuWindow(pid, benchDatabases(databaseUrl));
   const figures = await closedLoop(
     (_, index) => calls[name](index),
     { workload: "save", concurrency, warmupMs: 1000, durationMs: seconds * 1000, sessions },
-    {
-      opened() {
-        cpuAtOpen = cpuSeconds(pid);
-        postgres = watchPostgresCpu(benchDatabases(databaseUrl));
-      },
-      closed() {
-        cpuUsed = cpuSeconds(pid) - cpuAtOpen;
-        postgresUsed = postgres?.stop().seconds ?? Number.NaN;
-      },
-    },
+    window,
   );
+  const { server: cpuUsed, postgres: postgresUsed } = window.used;
   const serverCpuUs = name.startsWith("service") ? (cpuUsed / figures.ops) * 1e6 : Number.NaN;
   const postgresCpuUs = (postgresUsed / figures.ops) * 1e6;
   const list = results.get(name) ?? [];
