@@ -78,7 +78,9 @@ describe.each(backends())("migrations on $name", (backend) => {
        VALUES ('legacy', '{"messages":[{"type":"human","content":"你好"}],"files":{},"extra_key":1}',
                '{"name":"旧会话","user_id":"user123"}', '2024-01-02 03:04:05', '2024-01-02 03:04:05', NULL)`,
     );
-    expect((await migrate(db, { table: "isotope_sessions" }, log)).applied).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect((await migrate(db, { table: "isotope_sessions" }, log)).applied).toEqual([
+      1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+    ]);
     const repo = createSessionRepository(db, "isotope_sessions");
     const legacy = await repo.load("legacy", false);
     expect(JSON.parse(legacy?.dataJson ?? "")).toMatchObject({ extra_key: 1, files: {} });
