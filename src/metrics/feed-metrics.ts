@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { ChangeFeed, FeedFailure } from "../feed/contract.js";
+import { scraped } from "./scraped.js";
 
 export interface FeedMetrics {
   /** From now on scrapes read `feed` (when it is on). */
@@ -32,27 +33,20 @@ export function feedMetrics(registry: Registry): FeedMetrics {
       this.labels("live").set(now.streams.live);
     },
   });
-  new Gauge({
-    name: "isotope_changes_last_sequence",
-    help: "The newest change-log sequence this replica has seen numbered (0 before any): compare replicas, or rate() it.",
-    registers,
-    collect() {
+  const read = scraped(registers);
+  read.gauge(
+    "isotope_changes_last_sequence",
+    "The newest change-log sequence this replica has seen numbered (0 before any): compare replicas, or rate() it.",
+    () => {
       const now = status();
-      if (now === undefined) this.remove();
-      else this.set(Number(now.lastSequence));
+      return now === undefined ? undefined : Number(now.lastSequence);
     },
-  });
-  new Counter({
-    name: "isotope_watch_events_sent_total",
-    help: "Change events this replica sent on Watch streams.",
-    registers,
-    collect() {
-      this.reset();
-      const now = status();
-      if (now === undefined) this.remove();
-      else this.inc(now.eventsSent);
-    },
-  });
+  );
+  read.total(
+    "isotope_watch_events_sent_total",
+    "Change events this replica sent on Watch streams.",
+    () => status()?.eventsSent,
+  );
   new Counter({
     name: "isotope_watch_streams_ended_total",
     help: "Watch streams this replica ended early, by reason: behind (the client read too slowly), out_of_range, stopped (shutdown).",

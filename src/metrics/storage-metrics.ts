@@ -4,11 +4,12 @@
  * (`db.poolStats()`, `repository.status()`, health) — nothing is counted twice — except group
  * commit's batch sizes, observed as each batch starts.
  */
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { Histogram, type Registry } from "prom-client";
 import { HealthCheckResponse_ServingStatus as Status } from "../../gen/health/v1/health_pb.js";
 import type { Db } from "../db/database.js";
 import type { HealthService } from "../rpc/health.js";
 import type { SessionRepository } from "../sessions/repository/contract.js";
+import { scraped } from "./scraped.js";
 
 export interface StorageSources {
   db: Db;
@@ -27,33 +28,11 @@ export function storageMetrics(registry: Registry): StorageMetrics {
   const registers = [registry];
   let sources: StorageSources | undefined;
 
-  // Both read at scrape, and leave their sample out while `read` has nothing (before the database
-  // opens, without a cache…): a label-less metric would otherwise show 0.
-  /** A gauge: the figure now. */
-  const gauge = (name: string, help: string, read: (from: StorageSources) => number | undefined) =>
-    new Gauge({
-      name,
-      help,
-      registers,
-      collect() {
-        const value = sources === undefined ? undefined : read(sources);
-        if (value === undefined) this.remove();
-        else this.set(value);
-      },
-    });
-  /** A counter: the running total some part keeps. */
-  const total = (name: string, help: string, read: (from: StorageSources) => number | undefined) =>
-    new Counter({
-      name,
-      help,
-      registers,
-      collect() {
-        this.reset();
-        const value = sources === undefined ? undefined : read(sources);
-        if (value === undefined) this.remove();
-        else this.inc(value);
-      },
-    });
+  const read = scraped(registers);
+  const gauge = (name: string, help: string, figure: (from: StorageSources) => number | undefined) =>
+    read.gauge(name, help, () => (sources === undefined ? undefined : figure(sources)));
+  const total = (name: string, help: string, figure: (from: StorageSources) => number | undefined) =>
+    read.total(name, help, () => (sources === undefined ? undefined : figure(sources)));
 
   gauge("pg_pool_size", "Connections the database pool holds (busy and idle).", ({ db }) => db.poolStats().total);
   gauge("pg_pool_idle_connections", "Idle connections in the pool.", ({ db }) => db.poolStats().idle);
